@@ -1,0 +1,49 @@
+# citewise: every target sets itself up; `make chat` and `make test` are all a new machine needs.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.setup-stamp
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+PYTEST_ARGS ?=
+
+.PHONY: setup browser chat ui test test-fast lint format eval bench bench-smoke clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	@# the CPU build of torch lies on this machine's disk; install it before anything needs torch
+	$(PY) -m pip install -q torch==2.13.0
+	@echo "installing citewise and its dependencies (llama-cpp-python compiles once, ~4 min)..."
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+browser:
+	@bash scripts/install-browser.sh
+
+chat: setup
+	$(VENV)/bin/citewise ingest corpus
+	$(VENV)/bin/citewise ui $(UI_ARGS)
+
+ui: chat
+
+lint: setup
+	$(VENV)/bin/ruff check citewise tests bench examples
+	$(VENV)/bin/ruff format --check citewise tests bench examples
+	$(VENV)/bin/mypy citewise
+
+format: setup
+	$(VENV)/bin/ruff format citewise tests bench examples
+	$(VENV)/bin/ruff check --fix citewise tests bench examples
+
+test: setup browser lint
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow and not browser" $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,176 @@
+"""The Assistant: one object that ingests documents and answers questions with citations.
+
+Every interface (CLI, Gradio, HTTP API, eval) is a client of this class.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from citewise.config import Settings, load_settings
+from citewise.rag.citations import Answer
+
+if TYPE_CHECKING:
+    from citewise.index.ingest import IngestReport, Progress
+    from citewise.index.store import DocRecord
+    from citewise.rag.answer import AnswerMode, StreamItem
+    from citewise.rag.retrieve import HybridRetriever, Passage
+
+MODES = ("extractive", "generative")
+
+
+class ModeError(ValueError):
+    """An answer mode that does not exist or cannot run here."""
+
+
+class Assistant:
+    """Answers questions about a document collection, citing verbatim quotes.
+
+    Build one with :meth:`from_settings`; the parts are passed in so tests and host apps
+    can swap any of them.
+    """
+
+    def __init__(self, settings: Settings, indexer: Any, retriever: HybridRetriever, modes: dict[str, Any]) -> None:
+        self.settings = settings
+        self.indexer = indexer
+        self.retriever = retriever
+        self.store = retriever.store
+        self.embedder = retriever.embedder
+        self._modes = modes
+        self._write_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> Assistant:
+        """Wire an Assistant from settings (default: file, environment) plus ``overrides``.
+
+        Example:
+            >>> assistant = Assistant.from_settings(data_dir="/tmp/idx")  # doctest: +SKIP
+        """
+        from citewise.index.embed import SentenceEmbedder
+        from citewise.index.ingest import ChunkConfig, Indexer
+        from citewise.index.store import ChromaStore, StoreConfig
+        from citewise.rag.answer import ExtractiveMode
+        from citewise.rag.extractive import ExtractiveAnswerer, ExtractiveConfig
+        from citewise.rag.retrieve import HybridRetriever, RetrievalConfig
+
+        if settings is None:
+            settings = load_settings(overrides)
+        elif overrides:
+            settings = settings.with_overrides(**overrides)
+        store = ChromaStore(StoreConfig(settings.data_dir, settings.chroma_url, settings.collection))
+        embedder = SentenceEmbedder(settings.embed_model, batch_size=settings.embed_batch_size)
+        indexer = Indexer(store, embedder, ChunkConfig(settings.chunk_size, settings.chunk_overlap))
+        retriever = HybridRetriever(store, embedder, RetrievalConfig(top_k=settings.top_k))
+        extractive = ExtractiveAnswerer(
+            embedder, ExtractiveConfig(min_score=settings.min_score, max_sentences=settings.max_answer_sentences)
+        )
+        modes: dict[str, Any] = {"extractive": ExtractiveMode(extractive)}
+        return cls(settings, indexer, retriever, modes)
+
+    # ---- documents ------------------------------------------------------------------
+    def ingest(self, paths: Iterable[str | Path], progress: Progress | None = None, **kwargs: Any) -> IngestReport:
+        """Index files and folders. Unchanged documents are skipped, changed ones replaced.
+
+        Returns:
+            An :class:`~citewise.index.ingest.IngestReport`; ``report.ok`` is False when
+            some file could not be indexed (each with a one-line reason).
+        """
+        with self._write_lock:
+            return self.indexer.ingest([Path(p) for p in paths], progress=progress, **kwargs)
+
+    def remove(self, doc_id: str) -> bool:
+        """Remove a document and all its chunks. Returns False if it was not indexed."""
+        with self._write_lock:
+            return self.store.remove_document(doc_id)
+
+    def documents(self) -> list[DocRecord]:
+        """The indexed documents, sorted by id."""
+        return sorted(self.store.documents().values(), key=lambda d: d.doc_id)
+
+    def document_text(self, doc_id: str) -> str | None:
+        """The full indexed text of a document (citation offsets point into it)."""
+        return self.store.document_text(doc_id)
+
+    def ensure_corpus(self, progress: Progress | None = None) -> IngestReport | None:
+        """Index the sample corpus if the index is empty; returns the report, or None."""
+        if self.store.documents():
+            return None
+        return self.ingest([self.settings.corpus_dir], progress=progress)
+
+    # ---- questions ------------------------------------------------------------------
+    def search(self, query: str, top_k: int | None = None) -> list[Passage]:
+        """Retrieve passages only (no answer)."""
+        from citewise.rag.chat import clean_question
+
+        return self.retriever.search(clean_question(query), top_k)
+
+    def mode(self, name: str | None = None) -> AnswerMode:
+        """The answer mode ``name`` (default: the configured one)."""
+        name = name or self.settings.mode
+        if name not in MODES:
+            raise ModeError(f"unknown answer mode {name!r}; use one of {', '.join(MODES)}")
+        if name not in self._modes:
+            self._modes[name] = self._build_mode(name)
+        return self._modes[name]
+
+    def _build_mode(self, name: str) -> Any:
+        try:
+            from citewise.rag.generative import build_generative_mode
+        except ImportError:
+            raise ModeError(f"answer mode {name!r} is not available in this installation") from None
+        return build_generative_mode(self)
+
+    def stream(
+        self,
+        question: str,
+        history: Iterable[Any] | None = None,
+        *,
+        mode: str | None = None,
+        top_k: int | None = None,
+    ) -> Iterator[StreamItem]:
+        """Answer as a stream: text deltas (``str``), then the finished :class:`Answer`.
+
+        Args:
+            question: the user's question.
+            history: earlier turns (OpenAI-style dicts, (user, assistant) pairs, or Messages).
+            mode: ``extractive`` or ``generative``; default from settings.
+            top_k: passages to retrieve; default from settings.
+
+        Raises:
+            QuestionError: the question is empty or too long.
+            ModeError: the mode is unknown or unavailable.
+        """
+        from citewise.rag.chat import clean_question, normalize_history, retrieval_query
+
+        started = time.perf_counter()
+        question = clean_question(question)
+        turns = normalize_history(history)
+        answer_mode = self.mode(mode)
+        query = getattr(answer_mode, "condense", retrieval_query)(question, turns)
+        t0 = time.perf_counter()
+        passages = self.retriever.search(query, top_k)
+        retrieve_ms = (time.perf_counter() - t0) * 1000
+        for item in answer_mode.stream(question, query, passages, turns):
+            if isinstance(item, Answer):
+                item.query = query
+                item.timings = {
+                    "retrieve": retrieve_ms,
+                    **item.timings,
+                    "total": (time.perf_counter() - started) * 1000,
+                }
+            yield item
+
+    def ask(
+        self, question: str, history: Iterable[Any] | None = None, *, mode: str | None = None, top_k: int | None = None
+    ) -> Answer:
+        """Answer ``question`` with citations; see :meth:`stream` for the arguments."""
+        answer: Answer | None = None
+        for item in self.stream(question, history, mode=mode, top_k=top_k):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer

@@ -1,0 +1,251 @@
+"""The `citewise` command: one group of commands over the Assistant facade."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from citewise.config import SettingsError, load_settings, setting_fields
+
+# Errors a user can meet; anything else is a bug and keeps its traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (SettingsError,)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from citewise.assistant import ModeError
+    from citewise.index.embed import EmbeddingModelError
+    from citewise.index.store import StoreError
+    from citewise.rag.chat import QuestionError
+
+    return (*USER_ERRORS, ModeError, QuestionError, StoreError, EmbeddingModelError)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print a one-line error and exit."""
+    click.echo(f"citewise: error: {message}", err=True)
+    sys.exit(code)
+
+
+class _Group(click.Group):
+    """Turns the errors a user can meet into one line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        except Exception as exc:
+            if isinstance(exc, _user_errors()):
+                fail(str(exc))
+            raise
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Any:
+    base = ctx.obj["overrides"]
+    return load_settings({**base, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def _assistant(ctx: click.Context, **overrides: Any) -> Any:
+    from citewise.assistant import Assistant
+
+    return Assistant.from_settings(_settings(ctx, **overrides))
+
+
+def _progress_bar(total_hint: str = "files") -> tuple[Callable[[int, int, str], None], Callable[[], None]]:
+    """A tqdm bar on stderr when it is a terminal; silent otherwise."""
+    if not sys.stderr.isatty():
+        return (lambda done, total, name: None), (lambda: None)
+    from tqdm import tqdm
+
+    bar: dict[str, Any] = {}
+
+    def update(done: int, total: int, name: str) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, unit=total_hint[:-1], desc="indexing", file=sys.stderr, leave=False)
+        bar["bar"].set_postfix_str(name[:30])
+        bar["bar"].update(done - bar["bar"].n)
+
+    def close() -> None:
+        if "bar" in bar:
+            bar["bar"].close()
+
+    return update, close
+
+
+@click.group(cls=_Group)
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Folder holding the index.")
+@click.option("--chroma-url", help="Chroma server URL (default: embedded store).")
+@click.option("--collection", help="Collection name prefix.")
+@click.version_option(package_name="citewise")
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path | None, chroma_url: str | None, collection: str | None) -> None:
+    """Answers about your documents, with citations you can check."""
+    ctx.ensure_object(dict)
+    ctx.obj["overrides"] = {"data_dir": data_dir, "chroma_url": chroma_url, "collection": collection}
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def ingest(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
+    """Index files and folders (.txt .md .html .pdf .docx); exit 1 if any file failed."""
+    assistant = _assistant(ctx)
+    update, close = _progress_bar()
+    try:
+        report = assistant.ingest(list(paths), progress=update)
+    finally:
+        close()
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        for _path, reason in report.failed:
+            click.echo(f"skipped: {reason}", err=True)
+        click.echo(report.summary())
+    sys.exit(0 if report.ok else 1)
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--mode", type=click.Choice(["extractive", "generative"]), help="Answer mode.")
+@click.option("--top-k", type=int, help="Passages to retrieve.")
+@click.pass_context
+def ask(ctx: click.Context, question: str, as_json: bool, mode: str | None, top_k: int | None) -> None:
+    """Answer one question with citations (indexes corpus/ first if the index is empty)."""
+    from citewise.rag.chat import clean_question
+
+    question = clean_question(question)  # a bad question fails before any indexing
+    assistant = _assistant(ctx, mode=mode, top_k=top_k)
+    report = assistant.ensure_corpus()
+    if report is not None and not as_json:
+        click.echo(f"indexed the sample corpus: {report.summary()}", err=True)
+    if as_json:
+        click.echo(json.dumps(assistant.ask(question).to_dict(), ensure_ascii=False))
+        return
+    answer = None
+    for item in assistant.stream(question):
+        if isinstance(item, str):
+            click.echo(item, nl=False)
+        else:
+            answer = item
+    click.echo()
+    if answer is not None:
+        _print_sources(answer)
+
+
+def _print_sources(answer: Any) -> None:
+    if answer.note:
+        click.echo(f"({answer.note})")
+    for c in answer.citations:
+        page = f", p. {c.page}" if c.page else ""
+        click.echo(f"  [{c.n}] {c.title} ({c.doc_id}{page}): \u201c{c.quote}\u201d")
+
+
+@main.command()
+@click.option("--mode", type=click.Choice(["extractive", "generative"]), help="Answer mode.")
+@click.pass_context
+def chat(ctx: click.Context, mode: str | None) -> None:
+    """Multi-turn chat in the terminal (empty line or Ctrl-D to quit)."""
+    assistant = _assistant(ctx, mode=mode)
+    assistant.ensure_corpus()
+    history: list[dict[str, str]] = []
+    click.echo("Ask about the documents. Empty line or Ctrl-D quits; /new starts over.")
+    while True:
+        try:
+            question = input("you> ").strip()
+        except EOFError:
+            break
+        if not question:
+            break
+        if question == "/new":
+            history.clear()
+            continue
+        try:
+            answer = None
+            click.echo("citewise> ", nl=False)
+            for item in assistant.stream(question, history):
+                if isinstance(item, str):
+                    click.echo(item, nl=False)
+                else:
+                    answer = item
+            click.echo()
+        except _user_errors() as exc:
+            click.echo(f"citewise: error: {exc}", err=True)
+            continue
+        if answer is not None:
+            _print_sources(answer)
+            history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def docs(ctx: click.Context, as_json: bool) -> None:
+    """List the indexed documents."""
+    documents = _assistant(ctx).documents()
+    if as_json:
+        click.echo(json.dumps([d.__dict__ for d in documents], ensure_ascii=False))
+        return
+    if not documents:
+        click.echo("no documents indexed; add some with `citewise ingest PATH`")
+    for d in documents:
+        click.echo(f"{d.doc_id}\t{d.kind}\t{d.chunks} chunks\t{d.indexed_at}\t{d.title}")
+
+
+@main.command()
+@click.argument("doc_ids", nargs=-1, required=True)
+@click.pass_context
+def remove(ctx: click.Context, doc_ids: tuple[str, ...]) -> None:
+    """Remove documents (by the id `citewise docs` shows)."""
+    assistant = _assistant(ctx)
+    missing = [d for d in doc_ids if not assistant.remove(d)]
+    for d in doc_ids:
+        if d not in missing:
+            click.echo(f"removed {d}")
+    if missing:
+        fail(f"not indexed: {', '.join(missing)} (see `citewise docs`)", 1)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_context
+def reindex(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Delete the index and rebuild it from PATHS (default: the sources it held, else corpus/)."""
+    from citewise.index.rebuild import rebuild
+
+    settings = _settings(ctx)
+    update, close = _progress_bar()
+    try:
+        report = rebuild(settings, [Path(p) for p in paths], progress=update)
+    finally:
+        close()
+    for _path, reason in report.failed:
+        click.echo(f"skipped: {reason}", err=True)
+    click.echo(report.summary())
+    sys.exit(0 if report.ok else 1)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def config(ctx: click.Context, as_json: bool) -> None:
+    """Print the settings in force and where each came from."""
+    settings = _settings(ctx)
+    values = settings.as_dict()
+    if as_json:
+        click.echo(json.dumps({k: {"value": v, "source": settings.source_of(k)} for k, v in values.items()}))
+        return
+    for f in setting_fields():
+        click.echo(f"{f.name} = {values[f.name]!r}  ({settings.source_of(f.name)})")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""The factual evaluation suite."""

@@ -1,0 +1,1 @@
+"""Documents: load, chunk, embed, store (Chroma), incremental ingest."""

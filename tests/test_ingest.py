@@ -1,0 +1,153 @@
+"""Incremental, all-or-nothing ingest into real Chroma."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from conftest import CORPUS
+
+from citewise.index.store import ChunkRecord
+
+
+def _copy_corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    shutil.copytree(CORPUS, folder)
+    return folder
+
+
+def _stored_chunks(assistant) -> list[ChunkRecord]:
+    return list(assistant.store.all_chunks())
+
+
+def test_reingest_skips_unchanged_documents(make_assistant, tmp_path):
+    folder = _copy_corpus(tmp_path)
+    a = make_assistant()
+    first = a.ingest([folder])
+    assert sorted(first.added) == ["coda-written-request-openai.md", "techtimes-coda-sora2.md"]
+    again = a.ingest([folder])
+    assert again.added == [] and again.updated == [] and len(again.unchanged) == 2
+    assert again.chunks == 0
+
+
+def test_changed_document_is_replaced_with_no_stale_chunk(make_assistant, tmp_path):
+    folder = _copy_corpus(tmp_path)
+    a = make_assistant()
+    a.ingest([folder])
+    doc = folder / "coda-written-request-openai.md"
+    doc.write_text(doc.read_text(encoding="utf-8").replace("September 30, 2025", "October 1, 2025"), encoding="utf-8")
+    report = a.ingest([folder])
+    assert report.updated == ["coda-written-request-openai.md"]
+    chunks = [c for c in _stored_chunks(a) if c.doc_id == "coda-written-request-openai.md"]
+    assert len({c.doc_hash for c in chunks}) == 1
+    assert not any("September 30, 2025" in c.text for c in chunks)
+    assert "October 1, 2025" in a.ask("When did OpenAI launch Sora 2?").text
+    total = sum(d.chunks for d in a.documents())
+    assert a.store.count_chunks() == total
+
+
+def test_keyword_and_vector_views_agree_after_updates(make_assistant, tmp_path):
+    folder = _copy_corpus(tmp_path)
+    a = make_assistant()
+    a.ingest([folder])
+    (folder / "techtimes-coda-sora2.md").write_text("---\ntitle: Short\n---\nA short replacement text about Sora.\n")
+    a.ingest([folder])
+    a.retriever.keywords.refresh()
+    expected = sum(d.chunks for d in a.documents())
+    assert a.store.count_chunks() == expected == a.retriever.keywords.size
+
+
+def test_remove_deletes_document_and_chunks(assistant):
+    assert assistant.remove("techtimes-coda-sora2.md")
+    assert [d.doc_id for d in assistant.documents()] == ["coda-written-request-openai.md"]
+    assert all(c.doc_id != "techtimes-coda-sora2.md" for c in _stored_chunks(assistant))
+    assert not assistant.remove("techtimes-coda-sora2.md")
+    assert not any(p.chunk.doc_id == "techtimes-coda-sora2.md" for p in assistant.search("Minoru Kiuchi"))
+
+
+def test_bad_files_are_reported_and_the_rest_ingest(make_assistant, tmp_path):
+    a = make_assistant()
+    a.ingest([CORPUS])
+    before = a.store.count_chunks()
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "good.txt").write_text("The Zephyr project was started in 1999 by a small team in Oslo.\n")
+    (folder / "empty.txt").write_text("")
+    (folder / "binary.txt").write_bytes(bytes(range(256)) * 20)
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    (folder / "zero.pdf").write_bytes(b"")
+    report = a.ingest([folder])
+    assert report.added == ["good.txt"]
+    reasons = dict(report.failed)
+    assert set(Path(p).name for p in reasons) == {"empty.txt", "binary.txt", "broken.pdf", "zero.pdf"}
+    assert all("\n" not in r for r in reasons.values())
+    assert not report.ok
+    assert a.store.count_chunks() == before + sum(d.chunks for d in a.documents() if d.doc_id == "good.txt")
+    assert "1999" in a.ask("When was the Zephyr project started?").text
+
+
+def test_a_half_written_document_is_invisible_and_swept(make_assistant, tmp_path):
+    """Simulate a crash between writing chunks and committing the document."""
+    a = make_assistant()
+    a.ingest([CORPUS])
+    orphan = ChunkRecord(
+        id="ghost.txt::deadbeef::000000",
+        doc_id="ghost.txt",
+        doc_hash="deadbeef",
+        text="Ghost text about Sora 2 launch.",
+        start=0,
+        end=31,
+        index=0,
+        page=None,
+        title="ghost",
+        source="ghost.txt",
+    )
+    a.store.chunks.upsert(
+        ids=[orphan.id],
+        documents=[orphan.text],
+        embeddings=a.embedder.embed([orphan.text]),
+        metadatas=[
+            {
+                "doc_id": "ghost.txt",
+                "doc_hash": "deadbeef",
+                "start": 0,
+                "end": 31,
+                "index": 0,
+                "page": -1,
+                "title": "ghost",
+                "source": "ghost.txt",
+                "page_breaks": "[]",
+            }
+        ],
+    )
+    assert not any(p.chunk.doc_id == "ghost.txt" for p in a.search("Ghost text about Sora 2 launch", top_k=10))
+    assert a.store.needs_sweep()
+    a.ingest([CORPUS])  # the next ingest sweeps what no committed document owns
+    assert not a.store.needs_sweep()
+    assert all(c.doc_id != "ghost.txt" for c in _stored_chunks(a))
+
+
+def test_chunks_fit_the_embedding_model(assistant):
+    limit = assistant.embedder.max_tokens - 2
+    for c in _stored_chunks(assistant):
+        assert len(assistant.embedder.count_tokens(c.text)) <= limit
+        assert assistant.document_text(c.doc_id)[c.start : c.end] == c.text
+
+
+def test_ensure_corpus_indexes_only_an_empty_index(make_assistant):
+    a = make_assistant()
+    report = a.ensure_corpus()
+    assert report is not None and len(report.added) == 2
+    assert a.ensure_corpus() is None
+
+
+def test_server_mode_ingests_and_answers(make_assistant, chroma_server, tmp_path):
+    a = make_assistant(chroma_url=chroma_server)
+    assert a.ingest([CORPUS]).ok
+    answer = a.ask("When did OpenAI launch Sora 2?")
+    assert "September 30, 2025" in answer.text
+    # a second process-like client sees the same index
+    b = make_assistant(chroma_url=chroma_server, data_dir=tmp_path / "other")
+    assert [d.doc_id for d in b.documents()] == [d.doc_id for d in a.documents()]
+    assert b.remove("coda-written-request-openai.md")
+    assert "September 30, 2025" not in a.ask("When did OpenAI launch Sora 2?").text
