@@ -12,6 +12,7 @@ from __future__ import annotations
 from citewise.assistant import Assistant, ModeError
 from citewise.config import Settings, SettingsError, load_settings
 from citewise.index.store import StoreError
+from citewise.index.uploads import UploadError
 from citewise.rag.chat import QuestionError
 from citewise.rag.citations import Answer, Citation, SentenceCheck
 
@@ -27,6 +28,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "StoreError",
+    "UploadError",
     "__version__",
     "load_settings",
 ]

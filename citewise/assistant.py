@@ -82,10 +82,41 @@ class Assistant:
         with self._write_lock:
             return self.indexer.ingest([Path(p) for p in paths], progress=progress, **kwargs)
 
+    def upload(self, filename: str, data: bytes, progress: Progress | None = None) -> IngestReport:
+        """Index an uploaded file: checked for name, type and size, stored under a generated name.
+
+        The document id is ``uploads/<clean file name>``; uploading the same name again
+        replaces the document.
+
+        Raises:
+            UploadError: the name, type or size is refused (one line saying why).
+        """
+        from citewise.index.uploads import UploadLimits, store_upload
+
+        limits = UploadLimits(max_bytes=self.settings.max_upload_mb * 1024 * 1024)
+        doc_id, path = store_upload(self.settings.data_dir, filename, data, limits)
+        previous = self.store.documents().get(doc_id)
+        report = self.ingest([path], progress=progress, doc_ids={path: doc_id})
+        if report.ok and previous is not None and previous.source != str(path):
+            self._delete_upload_file(previous.source)
+        elif not report.ok:
+            path.unlink(missing_ok=True)
+        return report
+
+    def _delete_upload_file(self, source: str) -> None:
+        folder = (self.settings.data_dir / "uploads").resolve()
+        path = Path(source).resolve()
+        if path.parent == folder:
+            path.unlink(missing_ok=True)
+
     def remove(self, doc_id: str) -> bool:
         """Remove a document and all its chunks. Returns False if it was not indexed."""
         with self._write_lock:
-            return self.store.remove_document(doc_id)
+            record = self.store.documents().get(doc_id)
+            removed = self.store.remove_document(doc_id)
+        if record is not None:
+            self._delete_upload_file(record.source)
+        return removed
 
     def documents(self) -> list[DocRecord]:
         """The indexed documents, sorted by id."""

@@ -31,8 +31,34 @@ def fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+# Commands that live beside their feature, imported only when run: name -> "module:attribute".
+LAZY_COMMANDS: dict[str, str] = {
+    "ui": "citewise.ui.command:ui",
+    "serve": "citewise.api:serve",
+    "eval": "citewise.eval.command:eval_command",
+}
+
+
 class _Group(click.Group):
-    """Turns the errors a user can meet into one line instead of a traceback."""
+    """Loads feature commands lazily, and turns the errors a user can meet into one line."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        import importlib.util
+
+        lazy = [n for n, target in LAZY_COMMANDS.items() if importlib.util.find_spec(target.split(":")[0])]
+        return sorted({*super().list_commands(ctx), *lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY_COMMANDS:
+            import importlib
+
+            module, attribute = LAZY_COMMANDS[cmd_name].split(":")
+            try:
+                command = getattr(importlib.import_module(module), attribute)
+            except ImportError as exc:
+                fail(f"`citewise {cmd_name}` is not available: {exc}; install citewise with its extras")
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

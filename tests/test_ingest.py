@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from conftest import CORPUS
 
 from citewise.index.store import ChunkRecord
@@ -151,3 +152,27 @@ def test_server_mode_ingests_and_answers(make_assistant, chroma_server, tmp_path
     assert [d.doc_id for d in b.documents()] == [d.doc_id for d in a.documents()]
     assert b.remove("coda-written-request-openai.md")
     assert "September 30, 2025" not in a.ask("When did OpenAI launch Sora 2?").text
+
+
+def test_upload_is_stored_under_a_generated_name(make_assistant, tmp_path):
+    from citewise import UploadError
+
+    a = make_assistant()
+    report = a.upload("../../etc/zephyr.txt", b"The Zephyr project was started in 1999 in Oslo.\n")
+    assert report.ok and report.added == ["uploads/zephyr.txt"]
+    (doc,) = a.documents()
+    stored = Path(doc.source)
+    assert stored.parent == (tmp_path / "data" / "uploads") and stored.name != "zephyr.txt"
+    a.upload("zephyr.txt", b"The Zephyr project was started in 2001 in Bergen.\n")
+    assert not stored.exists()  # the replaced version's file is gone
+    assert "2001" in a.ask("When was the Zephyr project started?").text
+    for name, data, reason in [
+        ("x.exe", b"MZ", "unsupported"),
+        ("big.txt", b"x" * (51 * 2**20), "limit is 50 MB"),
+        ("..", b"x", "not a usable file name"),
+        ("empty.txt", b"", "empty"),
+    ]:
+        with pytest.raises(UploadError, match=reason):
+            a.upload(name, data)
+    assert a.remove("uploads/zephyr.txt")
+    assert list((tmp_path / "data" / "uploads").iterdir()) == []
