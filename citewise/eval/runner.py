@@ -1,0 +1,179 @@
+"""Run an evaluation: index the dataset's documents in its own collection, ask every case, score.
+
+The eval never touches the user's index: it builds a second Assistant with the same
+settings but its own embedded store under ``<data_dir>/eval/`` and collection
+``eval_<dataset>``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from citewise.eval.datasets import EvalDataset, load_dataset
+from citewise.eval.metrics import CaseResult, Retrieved, as_row, score_fact_case, score_reference_case, summarize
+
+if TYPE_CHECKING:
+    from citewise.assistant import Assistant
+
+# progress(done, total, case id)
+EvalProgress = Callable[[int, int, str], None]
+MRR_DEPTH = 10  # passages looked at for MRR / context hit
+
+
+class EvalError(RuntimeError):
+    """The evaluation could not run (its documents would not index, ...); one line saying why."""
+
+
+@dataclass
+class EvalReport:
+    """The outcome of one dataset in one answer mode.
+
+    Attributes:
+        dataset: the dataset's name (``seed``, ``llama_blockchain_solana``...).
+        mode: the answer mode evaluated.
+        metrics: metric name -> value (see :func:`citewise.eval.metrics.summarize`).
+        results: one :class:`CaseResult` per case.
+        baseline: the dataset card's published baseline, when it has one.
+        config: the settings that shaped the run (chunking, top_k, min_score...).
+    """
+
+    dataset: str
+    mode: str
+    kind: str
+    metrics: dict[str, float]
+    results: list[CaseResult]
+    baseline: dict[str, Any] | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    started: str = ""
+    seconds: float = 0.0
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per case: question, answer, passed, why, citations, ..."""
+        return [as_row(r) for r in self.results]
+
+    def failures(self) -> list[dict[str, Any]]:
+        """The rows of the cases that did not pass."""
+        return [row for row in self.rows() if not row["passed"]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form: metrics, baseline, config and every case."""
+        return {
+            "dataset": self.dataset,
+            "mode": self.mode,
+            "kind": self.kind,
+            "metrics": {k: round(v, 4) for k, v in self.metrics.items()},
+            "baseline": self.baseline,
+            "config": self.config,
+            "started": self.started,
+            "seconds": round(self.seconds, 1),
+            "cases": self.rows(),
+        }
+
+
+def eval_assistant(assistant: Assistant, dataset: EvalDataset) -> Assistant:
+    """An Assistant like ``assistant`` but on the dataset's own embedded index, documents ingested."""
+    from citewise.assistant import Assistant
+
+    s = assistant.settings
+    folder = Path(s.data_dir) / "eval" / f"{dataset.name}-c{s.chunk_size}-o{s.chunk_overlap}"
+    evaluator = Assistant.from_settings(s, data_dir=folder, chroma_url="", collection=f"eval_{dataset.name}")
+    documents = dataset.documents or [Path(s.corpus_dir)]
+    report = evaluator.ingest(documents)
+    if not report.ok:
+        path, reason = report.failed[0]
+        raise EvalError(f"cannot index the {dataset.name} dataset's documents ({path}: {reason})")
+    if not evaluator.documents():
+        raise EvalError(f"the {dataset.name} dataset has no documents to index in {documents}")
+    return evaluator
+
+
+def ask_case(assistant: Assistant, case: Any, mode: str, top_k: int) -> CaseResult:
+    """Ask one case (with its history) and collect the answer and the ranked passages."""
+    started = time.perf_counter()
+    answer = assistant.ask(case.question, list(case.history), mode=mode)
+    latency = answer.timings.get("total", (time.perf_counter() - started) * 1000)
+    passages = assistant.retriever.search(answer.query or case.question, max(MRR_DEPTH, top_k))
+    retrieved = [Retrieved(p.chunk.doc_id, p.chunk.text) for p in passages]
+    return CaseResult(case=case, answer=answer, retrieved=retrieved, latency_ms=latency)
+
+
+def run_eval(
+    assistant: Assistant,
+    dataset: str | Path | EvalDataset = "seed",
+    mode: str = "extractive",
+    progress: EvalProgress | None = None,
+    *,
+    limit: int | None = None,
+    judge: bool = False,
+) -> EvalReport:
+    """Evaluate ``assistant``'s settings on a dataset in one answer mode.
+
+    Args:
+        assistant: supplies the settings (models, chunking, thresholds); its own index is
+            left alone: the dataset is indexed into a separate collection.
+        dataset: ``"seed"``, a YAML fact suite, a LabelledRagDataset folder or JSON file,
+            or an already loaded :class:`EvalDataset`.
+        mode: ``extractive`` or ``generative``.
+        progress: called as ``progress(done, total, case_id)`` after each case.
+        limit: evaluate only the first ``limit`` cases.
+        judge: also score answers with LlamaIndex's faithfulness and correctness
+            evaluators, using the generative mode's LLM (slow; never needed for CI).
+
+    Returns:
+        An :class:`EvalReport`; ``report.metrics`` maps metric names to floats.
+
+    Raises:
+        DatasetError: the dataset is missing or malformed.
+        EvalError: its documents cannot be indexed.
+        ModeError: the answer mode is unknown or unavailable.
+    """
+    data = dataset if isinstance(dataset, EvalDataset) else load_dataset(dataset)
+    started = dt.datetime.now(dt.UTC)
+    t0 = time.perf_counter()
+    evaluator = eval_assistant(assistant, data)
+    evaluator.mode(mode)  # fail fast on an unavailable mode
+    cases = data.cases[:limit] if limit else data.cases
+    top_k = evaluator.settings.top_k
+    judge_fn = _judge(evaluator) if judge else None
+    results: list[CaseResult] = []
+    for i, case in enumerate(cases, start=1):
+        result = ask_case(evaluator, case, mode, top_k)
+        if data.kind == "reference":
+            score_reference_case(result, evaluator.embedder.embed)
+        else:
+            score_fact_case(result)
+        if judge_fn is not None and not case.refuse:
+            result.judge = judge_fn(result)
+        results.append(result)
+        if progress is not None:
+            progress(i, len(cases), case.id)
+    s = evaluator.settings
+    return EvalReport(
+        dataset=data.name,
+        mode=mode,
+        kind=data.kind,
+        metrics=summarize(results, top_k),
+        results=results,
+        baseline=data.baseline,
+        config={
+            "chunk_size": s.chunk_size,
+            "chunk_overlap": s.chunk_overlap,
+            "top_k": s.top_k,
+            "min_score": s.min_score,
+            "max_answer_sentences": s.max_answer_sentences,
+            "documents": [d.doc_id for d in evaluator.documents()],
+        },
+        started=started.isoformat(timespec="seconds"),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _judge(evaluator: Assistant) -> Callable[[CaseResult], dict[str, float]]:
+    from citewise.eval.judge import make_judge
+
+    return make_judge(evaluator)
