@@ -1,0 +1,187 @@
+"""What the chat page's buttons do, as plain functions over the Assistant (no gradio here).
+
+Each one calls the :class:`~citewise.assistant.Assistant` facade and turns its result, or
+the one-line error a user can meet, into what the page shows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from citewise.rag.citations import Answer
+from citewise.ui import render
+
+MAX_TURNS = 50  # turns kept in the browser; older ones drop off
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions whose message is meant for the user (shown, never a traceback)."""
+    from citewise.assistant import ModeError
+    from citewise.index.embed import EmbeddingModelError
+    from citewise.index.store import StoreError
+    from citewise.index.uploads import UploadError
+    from citewise.rag.chat import QuestionError
+
+    return (ModeError, QuestionError, StoreError, UploadError, EmbeddingModelError)
+
+
+@dataclass
+class ChatUpdate:
+    """One step of a streamed reply. ``None`` means: leave that part of the page as it is."""
+
+    messages: list[dict[str, str]]
+    sources: str | None = None
+    turns: list[dict[str, Any]] | None = None
+    question: str | None = None
+
+
+def ask(
+    assistant: Any, question: str, turns: Sequence[dict[str, Any]] | None, mode: str, top_k: int, show_scores: bool
+) -> Iterator[ChatUpdate]:
+    """Stream the answer to ``question``: the growing text, then the cited answer and its sources."""
+    kept = list(turns or [])[-MAX_TURNS:]
+    messages = render.chat_messages(kept)
+    messages.append({"role": "user", "content": render.md_text(question or "")})
+    messages.append({"role": "assistant", "content": "…"})
+    yield ChatUpdate(messages, question="")
+    answer: Answer | None = None
+    text = ""
+    try:
+        for item in assistant.stream(question, render.history(kept), mode=mode, top_k=int(top_k)):
+            if isinstance(item, Answer):
+                answer = item
+            else:
+                text += item
+                messages[-1] = {"role": "assistant", "content": render.md_text(text)}
+                yield ChatUpdate(messages)
+    except user_errors() as exc:
+        messages[-1] = {"role": "assistant", "content": f"⚠️ {render.md_text(str(exc))}"}
+        yield ChatUpdate(messages, question=question)
+        return
+    assert answer is not None  # every answer mode ends its stream with the Answer
+    turn = len(kept)
+    kept.append({"question": question, "answer": render.answer_state(answer)})
+    messages[-1] = {"role": "assistant", "content": render.answer_markdown(answer, turn)}
+    yield ChatUpdate(messages, sources=render.sources_html(answer, turn, show_scores), turns=kept)
+
+
+def restore(turns: Sequence[dict[str, Any]] | None, show_scores: bool) -> tuple[list[dict[str, str]], str]:
+    """The chat and the last answer's sources, rebuilt from the turns kept in the browser."""
+    turns = list(turns or [])
+    try:
+        messages = render.chat_messages(turns)
+    except (KeyError, TypeError, ValueError):  # state from an older version of the page: start over
+        return [], render.sources_html(None, 0)
+    return messages, sources_for(turns, len(turns) - 1, show_scores)
+
+
+def sources_for(turns: Sequence[dict[str, Any]] | None, turn: int, show_scores: bool) -> str:
+    """The sources panel for answer number ``turn``."""
+    turns = list(turns or [])
+    if not 0 <= turn < len(turns):
+        return render.sources_html(None, 0)
+    return render.sources_html(render.answer_from_state(turns[turn]["answer"]), turn, show_scores)
+
+
+# ---- documents ----------------------------------------------------------------------
+def document_table(assistant: Any) -> tuple[list[list[Any]], list[str]]:
+    """Rows of the documents table, and the ids a user can pick to remove."""
+    documents = assistant.documents()
+    return render.document_rows(documents), [d.doc_id for d in documents]
+
+
+def upload(assistant: Any, paths: Sequence[str] | None) -> str:
+    """Index uploaded files one by one; one line per file says what became of it."""
+    from citewise.index.uploads import UploadLimits, check_upload
+
+    if not paths:
+        return "Choose one or more files first."
+    limit = assistant.settings.max_upload_mb * 1024 * 1024
+    lines = []
+    for path in paths:
+        name = Path(path).name
+        try:
+            if os.path.getsize(path) > limit:  # refused by its size alone, without reading it into memory
+                check_upload(name, os.path.getsize(path), UploadLimits(max_bytes=limit))
+            report = assistant.upload(name, Path(path).read_bytes())
+        except user_errors() as exc:
+            lines.append(f"❌ {exc}")
+            continue
+        except OSError as exc:
+            lines.append(f"❌ {name}: could not read the uploaded file ({exc.strerror}); try again")
+            continue
+        if report.ok:
+            done = "re-indexed" if report.updated else "unchanged" if report.unchanged else "indexed"
+            lines.append(f"✅ {name}: {done} ({report.chunks} passages written)")
+        else:
+            lines += [f"❌ {reason}" for _path, reason in report.failed]
+    return "\n\n".join(render.md_text(line) for line in lines)
+
+
+def remove(assistant: Any, doc_id: str | None) -> str:
+    """Remove one document from the index."""
+    if not doc_id:
+        return "Pick a document to remove first."
+    try:
+        removed = assistant.remove(doc_id)
+    except user_errors() as exc:
+        return f"❌ {render.md_text(str(exc))}"
+    if not removed:
+        return f"❌ {render.md_text(doc_id)} is not indexed (any more); the list is now up to date."
+    return f"🗑️ Removed {render.md_text(doc_id)}."
+
+
+def reindex(assistant: Any, progress: Callable[[int, int, str], None]) -> str:
+    """Re-read every indexed document from its file (changed ones are replaced), with progress.
+
+    With an empty index, the sample corpus is indexed.
+    """
+    documents = assistant.documents()
+    paths = [Path(d.source) for d in documents]
+    missing = [d.doc_id for d, p in zip(documents, paths, strict=True) if not p.is_file()]
+    doc_ids = {p: d.doc_id for d, p in zip(documents, paths, strict=True) if p.is_file()}
+    targets: list[Path] = list(doc_ids) or ([assistant.settings.corpus_dir] if not documents else [])
+    lines = []
+    if targets:
+        try:
+            report = assistant.ingest(targets, progress=progress, doc_ids=doc_ids)
+        except user_errors() as exc:
+            return f"❌ {render.md_text(str(exc))}"
+        lines.append(f"Re-indexed: {report.summary()}.")
+        lines += [f"❌ {reason}" for _path, reason in report.failed]
+    lines += [
+        f"⚠️ {doc}: its file is gone; it stays indexed as it was (remove it if it is obsolete)." for doc in missing
+    ]
+    return "\n\n".join(render.md_text(line) for line in lines)
+
+
+# ---- evaluation ---------------------------------------------------------------------
+def evaluate(
+    assistant: Any, mode: str, progress: Callable[..., None] | None = None
+) -> tuple[str, list[list[Any]], list[str]]:
+    """Run the factual evaluation suite; returns (metrics as Markdown, table rows, table columns)."""
+    try:
+        from citewise.eval.datasets import DatasetError
+        from citewise.eval.runner import EvalError, run_eval
+    except ImportError:
+        return "⚠️ The evaluation suite is not part of this installation yet.", [], []
+    try:
+        report = run_eval(assistant, dataset="seed", mode=mode, progress=progress)
+    except (*user_errors(), DatasetError, EvalError) as exc:
+        return f"❌ {render.md_text(str(exc))}", [], []
+    rows = list(report.rows())
+    columns = list(rows[0]) if rows else []
+    table = [[_cell(row.get(c)) for c in columns] for row in rows]
+    return render.eval_markdown(dict(report.metrics)), table, columns
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, (list, tuple, dict)):
+        return str(value)
+    return value

@@ -1,0 +1,73 @@
+"""`citewise ui`: serve the chat in the browser."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+AUTH_ENV = "CITEWISE_UI_AUTH"
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """``user:password`` -> (user, password); empty -> None.
+
+    Raises:
+        click.BadParameter: the value has no ``:`` or an empty user or password.
+    """
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise click.BadParameter(f"expected user:password, got {value.split(':')[0]!r}...", param_hint="--auth")
+    return user, password
+
+
+def _offline_gradio() -> None:
+    """Keep gradio from phoning home: no analytics, no version check, no share tunnel."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("GRADIO_SSR_MODE", "False")
+
+
+def serve(app: Any, host: str, port: int, auth: tuple[str, str] | None, max_upload_mb: int, block: bool = True) -> str:
+    """Launch ``app`` on ``host:port`` and return its URL (blocks until Ctrl-C when ``block``)."""
+    app.queue(default_concurrency_limit=1)
+    _, url, _ = app.launch(
+        server_name=host,
+        server_port=port,
+        auth=auth,
+        share=False,
+        inbrowser=False,
+        quiet=True,
+        ssr_mode=False,
+        max_file_size=f"{max_upload_mb}mb",
+        prevent_thread_lock=True,
+    )
+    shown = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{app.server_port}/"
+    click.echo(f"citewise chat running at {shown}  (Ctrl-C stops it)")
+    if block:
+        app.block_thread()
+    return str(url or shown)
+
+
+@click.command("ui")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 shares it).")
+@click.option("--port", default=7860, show_default=True, type=int, help="Port to serve on.")
+@click.option("--auth", envvar=AUTH_ENV, help=f"user:password required to open the app (or ${AUTH_ENV}).")
+@click.pass_context
+def ui(ctx: click.Context, host: str, port: int, auth: str | None) -> None:
+    """Serve the chat in the browser (indexes corpus/ first when the index is empty)."""
+    from citewise.cli import _assistant
+    from citewise.ui.app import build_app
+
+    credentials = parse_auth(auth)
+    if host not in ("127.0.0.1", "localhost", "::1") and credentials is None:
+        click.echo(f"citewise: warning: serving on {host} without --auth; anyone on the network can use it", err=True)
+    _offline_gradio()
+    assistant = _assistant(ctx)
+    report = assistant.ensure_corpus()
+    if report is not None:
+        click.echo(f"indexed the sample corpus: {report.summary()}", err=True)
+    serve(build_app(assistant), host, port, credentials, assistant.settings.max_upload_mb)
