@@ -101,6 +101,8 @@ class Assistant:
             self._delete_upload_file(previous.source)
         elif not report.ok:
             path.unlink(missing_ok=True)
+            name = doc_id.split("/", 1)[1]  # reasons name the file the user sent, not its stored name
+            report.failed = [(doc_id, reason.replace(path.name, name)) for _, reason in report.failed]
         return report
 
     def _delete_upload_file(self, source: str) -> None:

@@ -103,3 +103,59 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+# ---- HTTP API servers (citewise serve in a subprocess) ---------------------------------
+class CitewiseServer:
+    """A `citewise serve` subprocess on 127.0.0.1; ``url`` is its base URL."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, args: list[str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.log_path = data_dir.parent / f"serve-{self.port}.log"
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("CITEWISE_")}
+        full_env.update({"CITEWISE_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", **(env or {})})
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        cmd = [sys.executable, "-m", "citewise.cli", "serve", "--port", str(self.port), *(args or ["--no-ui"])]
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=full_env, cwd=data_dir)
+        try:
+            wait_for_port(self.port, timeout=180, proc=self.proc)
+        except Exception:
+            self.stop()
+            raise RuntimeError(f"citewise serve did not start:\n{self.log_path.read_text()[-3000:]}") from None
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self._log.close()
+
+
+API_KEY = "test-key-for-citewise"
+
+
+def ingest_corpus(data_dir: Path, env: dict[str, str] | None = None) -> None:
+    """Index the sample corpus into ``data_dir`` with the real CLI."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CITEWISE_")}
+    full_env.update({"CITEWISE_DATA_DIR": str(data_dir), **(env or {})})
+    out = subprocess.run(
+        [sys.executable, "-m", "citewise.cli", "ingest", str(CORPUS)], capture_output=True, text=True, env=full_env
+    )
+    assert out.returncode == 0, out.stderr
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CitewiseServer]:
+    """`citewise serve` over the sample corpus, with an API key (API_KEY) and a 1 MB upload limit."""
+    data_dir = tmp_path_factory.mktemp("api") / "data"
+    ingest_corpus(data_dir)
+    server = CitewiseServer(data_dir, env={"CITEWISE_API_KEY": API_KEY, "CITEWISE_MAX_UPLOAD_MB": "1"})
+    try:
+        yield server
+    finally:
+        server.stop()

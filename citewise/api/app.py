@@ -1,0 +1,284 @@
+"""The FastAPI app: OpenAI-compatible chat, search, documents, health; MCP at /mcp, Gradio at /ui.
+
+Endpoints are plain ``def`` functions, so FastAPI runs them in its worker threads and one
+slow answer does not block the others (see :mod:`citewise.api.guard` for the LLM).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, File, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from citewise.api import openai_format as fmt
+from citewise.api.errors import ApiError, engine_error, error_body, validation_message
+from citewise.api.guard import guarded_stream
+from citewise.api.limits import BodyLimit, McpAuth
+from citewise.api.models import (
+    ChatCompletion,
+    ChatCompletionRequest,
+    DocumentList,
+    DocumentOut,
+    ErrorResponse,
+    Health,
+    ModelCard,
+    ModelList,
+    PassageOut,
+    RemoveResponse,
+    SearchRequest,
+    SearchResponse,
+    UploadResponse,
+)
+
+logger = logging.getLogger("citewise.api")
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in [
+        (400, "Malformed request or refused input"),
+        (401, "Missing or wrong API key"),
+        (404, "Unknown model or document"),
+        (413, "Request body too large"),
+        (503, "The store or a model is unavailable"),
+    ]
+}
+MAX_JSON_BYTES = 1024 * 1024
+_BEARER = HTTPBearer(auto_error=False, description="The API key (CITEWISE_API_KEY), when one is set")
+
+
+def create_app(
+    assistant: Any,
+    *,
+    ui: bool | None = False,
+    mcp: bool = True,
+    max_json_bytes: int = MAX_JSON_BYTES,
+    host: str = "127.0.0.1",
+) -> FastAPI:
+    """The HTTP service over ``assistant``.
+
+    Args:
+        assistant: the :class:`~citewise.Assistant` every request shares.
+        ui: mount the Gradio chat at ``/ui``: True (required), None (if the UI module is
+            installed) or False.
+        mcp: serve the MCP tools over streamable HTTP at ``/mcp``.
+        max_json_bytes: largest JSON body accepted; uploads may be ``settings.max_upload_mb``.
+        host: the address served; on loopback, MCP refuses other Host headers (DNS rebinding).
+
+    Returns:
+        A FastAPI app; run it with uvicorn (``citewise serve`` does).
+    """
+    from citewise import __version__
+
+    mcp_server = None
+    if mcp:
+        from citewise.mcp_tools import build_mcp_server
+
+        mcp_server = build_mcp_server(assistant)
+    app = FastAPI(
+        title="citewise",
+        version=__version__,
+        description="Answers about your documents, with citations you can check. "
+        "POST /v1/chat/completions speaks OpenAI's chat format.",
+        lifespan=_lifespan(mcp_server),
+    )
+    key = assistant.settings.api_key
+    upload_bytes = assistant.settings.max_upload_mb * 1024 * 1024
+    app.add_middleware(BodyLimit, default_limit=max_json_bytes, upload_limit=upload_bytes + 64 * 1024)
+    if key:
+        app.add_middleware(McpAuth, api_key=key, prefix="/mcp")
+    _add_error_handlers(app)
+    router = APIRouter(prefix="/v1", dependencies=[Depends(_auth(key))], responses=ERRORS)
+    _chat_routes(router, assistant)
+    _document_routes(router, assistant, upload_bytes)
+    app.include_router(router)
+    _health_route(app, assistant)
+    if mcp_server is not None:
+        app.mount("/mcp", _mcp_app(mcp_server, host))
+    if ui is not False:
+        _mount_ui(app, assistant, required=bool(ui))
+    return app
+
+
+def _mcp_app(mcp_server: Any, host: str) -> Any:
+    """MCP over streamable HTTP, stateless so any process behind a load balancer can answer."""
+    security = None
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        from mcp.server.transport_security import TransportSecuritySettings
+
+        # reached under names we cannot know (a load balancer's); protect it with the API key
+        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    return mcp_server.streamable_http_app(
+        streamable_http_path="/", stateless_http=True, json_response=True, transport_security=security, host=host
+    )
+
+
+def _lifespan(mcp_server: Any) -> Any:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if mcp_server is None:
+            yield
+            return
+        async with mcp_server.session_manager.run():
+            yield
+
+    return lifespan
+
+
+def _auth(key: str) -> Any:
+    def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]) -> None:
+        if not key:
+            return
+        given = credentials.credentials if credentials else ""
+        if not hmac.compare_digest(given.encode(), key.encode()):
+            raise ApiError(401, "missing or wrong API key; send the header 'Authorization: Bearer <key>'", "bad_key")
+
+    return check
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    def reply(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        message, param = validation_message(list(exc.errors()))
+        return reply(400, error_body(400, message, "invalid_request", param))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "the request failed"
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no such endpoint: {request.method} {request.url.path}"
+        return reply(exc.status_code, error_body(exc.status_code, message), getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def any_error(request: Request, exc: Exception) -> JSONResponse:
+        mapped = engine_error(exc)
+        if mapped is None:
+            logger.exception("unexpected error on %s %s", request.method, request.url.path)
+            return reply(500, error_body(500, "citewise failed on this request; see the server log"))
+        headers = {"WWW-Authenticate": "Bearer"} if mapped.status == 401 else None
+        return reply(mapped.status, error_body(mapped.status, mapped.message, mapped.code, mapped.param), headers)
+
+    for exc_type in (ApiError, ValueError, RuntimeError):  # the engine's errors derive from these
+        app.add_exception_handler(exc_type, any_error)  # type: ignore[arg-type]
+
+
+def _chat_routes(router: APIRouter, assistant: Any) -> None:
+    from citewise.assistant import MODES
+    from citewise.index.store import StoreError
+    from citewise.rag.chat import QuestionError
+
+    @router.get("/models", response_model=ModelList, summary="The answer modes, as models")
+    def models() -> ModelList:
+        cards = [ModelCard(id=fmt.DEFAULT_MODEL, description=f"the configured mode ({assistant.settings.mode})")]
+        cards += [ModelCard(id=fmt.MODEL_PREFIX + m, description=f"{m} answers") for m in MODES]
+        return ModelList(data=cards)
+
+    @router.post(
+        "/chat/completions",
+        response_model=ChatCompletion,
+        summary="Answer the last user message with citations (OpenAI chat format; stream=true for SSE)",
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    def chat_completions(body: ChatCompletionRequest) -> Any:
+        try:
+            mode = fmt.mode_for_model(body.model, MODES)
+            question, history = fmt.split_messages(body)
+        except fmt.UnknownModel as exc:
+            raise ApiError(404, str(exc), "model_not_found", "model") from None
+        except fmt.BadChatRequest as exc:
+            raise ApiError(400, str(exc), "invalid_messages", "messages") from None
+        model = fmt.MODEL_PREFIX + (mode or assistant.settings.mode)
+        items = guarded_stream(assistant, question, history, mode, body.top_k)
+        first = next(items)  # errors in the question, mode or store surface here, as a status code
+        if not body.stream:
+            answer = first
+            for item in items:
+                answer = item
+            return JSONResponse(fmt.completion(answer, model))
+        errors = (QuestionError, StoreError)
+        return StreamingResponse(fmt.sse_stream(first, items, model, errors), media_type="text/event-stream")
+
+    @router.post("/search", response_model=SearchResponse, summary="Retrieve passages only (no answer)")
+    def search(body: SearchRequest) -> SearchResponse:
+        passages = assistant.search(body.query, top_k=body.top_k)
+        return SearchResponse(query=body.query, passages=[_passage(p) for p in passages])
+
+
+def _passage(p: Any) -> PassageOut:
+    c = p.chunk
+    return PassageOut(
+        doc_id=c.doc_id,
+        title=c.title,
+        source=c.source,
+        page=c.page,
+        text=c.text,
+        start=c.start,
+        end=c.end,
+        score=round(p.score, 6),
+        dense_similarity=None if p.dense is None else round(p.dense, 4),
+        dense_rank=p.dense_rank,
+        keyword_rank=p.keyword_rank,
+    )
+
+
+def _document(d: Any) -> DocumentOut:
+    return DocumentOut(**{k: getattr(d, k) for k in DocumentOut.model_fields})
+
+
+def _document_routes(router: APIRouter, assistant: Any, upload_bytes: int) -> None:
+    @router.get("/documents", response_model=DocumentList, summary="The indexed documents")
+    def list_documents() -> DocumentList:
+        return DocumentList(documents=[_document(d) for d in assistant.documents()])
+
+    @router.post("/documents", response_model=UploadResponse, status_code=201, summary="Upload and index a file")
+    def upload_document(file: Annotated[UploadFile, File(description=".txt .md .html .pdf .docx")]) -> UploadResponse:
+        data = file.file.read(upload_bytes + 1)
+        if len(data) > upload_bytes:
+            raise ApiError(413, f"{file.filename}: the file is larger than the {upload_bytes // 2**20} MB limit")
+        report = assistant.upload(file.filename or "", data)
+        if not report.ok:
+            reason = report.failed[0][1] if report.failed else "the file could not be indexed"
+            raise ApiError(400, reason, "unreadable_document", "file")
+        ids = [*report.added, *report.updated, *report.unchanged]
+        record = assistant.store.documents().get(ids[0]) if ids else None
+        return UploadResponse(document=_document(record) if record else None, report=report.as_dict())
+
+    @router.delete(
+        "/documents/{doc_id:path}", response_model=RemoveResponse, summary="Remove a document (ids may hold '/')"
+    )
+    def remove_document(doc_id: str) -> RemoveResponse:
+        if not assistant.remove(doc_id):
+            raise ApiError(404, f"no document {doc_id!r} is indexed; GET /v1/documents lists them", "no_document")
+        return RemoveResponse(removed=doc_id)
+
+
+def _health_route(app: FastAPI, assistant: Any) -> None:
+    from citewise import __version__
+
+    @app.get("/healthz", response_model=Health, responses={503: ERRORS[503]}, summary="Liveness and store check")
+    def healthz() -> Health:
+        where = assistant.settings.chroma_url or "embedded"
+        return Health(version=__version__, documents=len(assistant.store.documents()), store=where)
+
+
+def _mount_ui(app: FastAPI, assistant: Any, *, required: bool) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("citewise.ui.app") is None:
+        if required:
+            raise RuntimeError("the chat UI is not installed (citewise.ui.app is missing)")
+        return
+    import gradio as gr
+
+    from citewise.ui.app import build_app
+
+    gr.mount_gradio_app(app, build_app(assistant), path="/ui")
