@@ -9,6 +9,9 @@ from importlib import resources
 # template name -> the placeholders it must use, no more and no less
 PLACEHOLDERS: dict[str, frozenset[str]] = {
     "refusal": frozenset(),
+    "answer_system": frozenset(),
+    "answer": frozenset({"sources", "question"}),
+    "condense": frozenset({"history", "question"}),
 }
 
 
