@@ -15,7 +15,16 @@ from typing import Any
 from citewise.rag.citations import Answer
 from citewise.ui import render
 
-MAX_TURNS = 50  # turns kept in the browser; older ones drop off
+MAX_TURNS = 50
+EVAL_COLUMNS = (
+    "id",
+    "kind",
+    "question",
+    "passed",
+    "answer",
+    "why",
+    "latency_ms",
+)  # the table's columns, if present  # turns kept in the browser; older ones drop off
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
@@ -59,7 +68,7 @@ def ask(
                 messages[-1] = {"role": "assistant", "content": render.md_text(text)}
                 yield ChatUpdate(messages)
     except user_errors() as exc:
-        messages[-1] = {"role": "assistant", "content": f"⚠️ {render.md_text(str(exc))}"}
+        messages[-1] = {"role": "assistant", "content": f"⚠ {render.md_text(str(exc))}"}
         yield ChatUpdate(messages, question=question)
         return
     assert answer is not None  # every answer mode ends its stream with the Answer
@@ -109,16 +118,16 @@ def upload(assistant: Any, paths: Sequence[str] | None) -> str:
                 check_upload(name, os.path.getsize(path), UploadLimits(max_bytes=limit))
             report = assistant.upload(name, Path(path).read_bytes())
         except user_errors() as exc:
-            lines.append(f"❌ {exc}")
+            lines.append(f"✘ {exc}")
             continue
         except OSError as exc:
-            lines.append(f"❌ {name}: could not read the uploaded file ({exc.strerror}); try again")
+            lines.append(f"✘ {name}: could not read the uploaded file ({exc.strerror}); try again")
             continue
         if report.ok:
             done = "re-indexed" if report.updated else "unchanged" if report.unchanged else "indexed"
-            lines.append(f"✅ {name}: {done} ({report.chunks} passages written)")
+            lines.append(f"✔ {name}: {done} ({report.chunks} passages written)")
         else:
-            lines += [f"❌ {reason}" for _path, reason in report.failed]
+            lines += [f"✘ {reason}" for _path, reason in report.failed]
     return "\n\n".join(render.md_text(line) for line in lines)
 
 
@@ -129,10 +138,10 @@ def remove(assistant: Any, doc_id: str | None) -> str:
     try:
         removed = assistant.remove(doc_id)
     except user_errors() as exc:
-        return f"❌ {render.md_text(str(exc))}"
+        return f"✘ {render.md_text(str(exc))}"
     if not removed:
-        return f"❌ {render.md_text(doc_id)} is not indexed (any more); the list is now up to date."
-    return f"🗑️ Removed {render.md_text(doc_id)}."
+        return f"✘ {render.md_text(doc_id)} is not indexed (any more); the list is now up to date."
+    return f"✔ Removed {render.md_text(doc_id)}."
 
 
 def reindex(assistant: Any, progress: Callable[[int, int, str], None]) -> str:
@@ -150,11 +159,11 @@ def reindex(assistant: Any, progress: Callable[[int, int, str], None]) -> str:
         try:
             report = assistant.ingest(targets, progress=progress, doc_ids=doc_ids)
         except user_errors() as exc:
-            return f"❌ {render.md_text(str(exc))}"
+            return f"✘ {render.md_text(str(exc))}"
         lines.append(f"Re-indexed: {report.summary()}.")
-        lines += [f"❌ {reason}" for _path, reason in report.failed]
+        lines += [f"✘ {reason}" for _path, reason in report.failed]
     lines += [
-        f"⚠️ {doc}: its file is gone; it stays indexed as it was (remove it if it is obsolete)." for doc in missing
+        f"⚠ {doc}: its file is gone; it stays indexed as it was (remove it if it is obsolete)." for doc in missing
     ]
     return "\n\n".join(render.md_text(line) for line in lines)
 
@@ -168,13 +177,14 @@ def evaluate(
         from citewise.eval.datasets import DatasetError
         from citewise.eval.runner import EvalError, run_eval
     except ImportError:
-        return "⚠️ The evaluation suite is not part of this installation yet.", [], []
+        return "⚠ The evaluation suite is not part of this installation yet.", [], []
+    errors: tuple[type[BaseException], ...] = (DatasetError, EvalError, *user_errors())
     try:
         report = run_eval(assistant, dataset="seed", mode=mode, progress=progress)
-    except (*user_errors(), DatasetError, EvalError) as exc:
-        return f"❌ {render.md_text(str(exc))}", [], []
+    except errors as exc:
+        return f"✘ {render.md_text(str(exc))}", [], []
     rows = list(report.rows())
-    columns = list(rows[0]) if rows else []
+    columns = [c for c in EVAL_COLUMNS if rows and c in rows[0]] or (list(rows[0]) if rows else [])
     table = [[_cell(row.get(c)) for c in columns] for row in rows]
     return render.eval_markdown(dict(report.metrics)), table, columns
 

@@ -16,7 +16,7 @@ SOURCES_CSS = """
 .cw-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 0 0 10px 0;
   scroll-margin-top: 12px; transition: box-shadow 0.3s; }
 .cw-source.cw-flash, .cw-source:target { box-shadow: 0 0 0 3px var(--color-accent); }
-.cw-source-title { font-weight: 600; }
+.cw-source-title { font-weight: 600; font-variant: normal; font-feature-settings: normal; }
 .cw-n { color: var(--color-accent); margin-right: 4px; }
 .cw-meta { color: var(--body-text-color-subdued); font-size: 0.9em; margin: 2px 0 6px; }
 .cw-passage { margin: 4px 0 0; padding: 6px 10px; border-left: 3px solid var(--border-color-primary);
@@ -35,7 +35,6 @@ if (!window.__cwCiteClicks) {
     const link = event.target.closest && event.target.closest('a.cw-cite, a[href^="#cw-src-"]');
     if (!link) return;
     event.preventDefault();
-    event.stopPropagation();
     const id = (link.getAttribute('href') || '').slice(1);
     let tries = 0;
     const show = () => {
@@ -164,7 +163,13 @@ def _chat_tab(gr: Any, assistant: Any, settings: dict[str, Any]) -> dict[str, An
 def _documents_tab(gr: Any, assistant: Any) -> dict[str, Any]:
     rows, ids = actions.document_table(assistant)
     table = gr.Dataframe(
-        value=rows, headers=render.DOCUMENT_COLUMNS, interactive=False, wrap=True, elem_id="cw-docs", label="Indexed"
+        value=rows,
+        headers=render.DOCUMENT_COLUMNS,
+        interactive=False,
+        wrap=True,
+        column_widths=["26%", "42%", "8%", "8%", "16%"],
+        elem_id="cw-docs",
+        label="Indexed documents",
     )
     limit = assistant.settings.max_upload_mb
     with gr.Row():

@@ -70,20 +70,20 @@ def _unsupported_spans(answer: Answer) -> list[tuple[int, int]]:
 def answer_markdown(answer: Answer, turn: int) -> str:
     """The answer as chatbot Markdown: linked markers, unsupported sentences visibly marked."""
     if answer.refused:
-        return f"🚫 {md_text(answer.text)}"
+        return f'<span class="cw-refused">{md_text(answer.text)}</span>'
     known = {c.n for c in answer.citations}
     out: list[str] = []
     pos = 0
     for start, end in _unsupported_spans(answer):
         out.append(_linked(answer.text[pos:start], turn, known))
         sentence = _linked(answer.text[start:end], turn, known)
-        out.append(f'<span class="cw-unsupported">⚠️ {sentence} <em>({UNSUPPORTED_NOTE})</em></span>')
+        out.append(f'<span class="cw-unsupported">⚠ {sentence} <em>({UNSUPPORTED_NOTE})</em></span>')
         pos = end
     out.append(_linked(answer.text[pos:], turn, known))
     body = "".join(out)
     if answer.sentences is not None and not answer.refused:
         missing = [s for s in answer.sentences if not s.supported and s.text.strip() not in answer.text]
-        body += "".join(f"\n\n⚠️ {md_text(s.text)} <em>({UNSUPPORTED_NOTE})</em>" for s in missing)
+        body += "".join(f"\n\n⚠ {md_text(s.text)} <em>({UNSUPPORTED_NOTE})</em>" for s in missing)
     if answer.note:
         body += f"\n\n<em>{md_text(answer.note)}</em>"
     return body
@@ -122,7 +122,7 @@ def _checks(answer: Answer) -> str:
         return ""
     items = []
     for s in answer.sentences:
-        mark = "✅" if s.supported else "⚠️"
+        mark = "✔" if s.supported else "⚠"
         cited = ", ".join(f"[{n}]" for n in s.citations) or "no citation"
         cls = "cw-check-ok" if s.supported else "cw-check-bad"
         items.append(f'<li class="{cls}">{mark} {esc(s.text)} <small>({cited})</small></li>')
@@ -134,7 +134,7 @@ def sources_html(answer: Answer | None, turn: int, show_scores: bool = False) ->
     if answer is None:
         return '<div class="cw-sources cw-empty">Sources of the answer appear here.</div>'
     if answer.refused or not answer.citations:
-        return '<div class="cw-sources cw-empty">No sources: the documents don\'t cover this question.</div>'
+        return f'<div class="cw-sources cw-empty" data-turn="{turn}">No sources: the documents don\'t cover this question.</div>'
     entries = "".join(_source_entry(c, turn, show_scores) for c in answer.citations)
     return f'<div class="cw-sources" data-turn="{turn}">{entries}{_checks(answer)}</div>'
 
@@ -181,5 +181,9 @@ DOCUMENT_COLUMNS = ["document", "title", "type", "chunks", "indexed (UTC)"]
 def eval_markdown(metrics: dict[str, float]) -> str:
     """The evaluation's metrics as a Markdown table."""
     lines = ["| metric | value |", "|---|---|"]
-    lines += [f"| {md_text(name)} | {value:.3f} |" for name, value in metrics.items()]
+    lines += [f"| {md_text(name)} | {_number(value)} |" for name, value in metrics.items()]
     return "\n".join(lines)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
