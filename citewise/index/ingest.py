@@ -10,7 +10,7 @@ from pathlib import Path
 from citewise.index.chunking import chunk_text
 from citewise.index.embed import SentenceEmbedder
 from citewise.index.loaders import LoadedDocument, LoadError, doc_id_for, find_files, load_document
-from citewise.index.store import ChromaStore, ChunkRecord, DocRecord, StoreError
+from citewise.index.store import ChromaStore, ChunkRecord, DocRecord
 
 # progress(done, total, current file name)
 Progress = Callable[[int, int, str], None]
@@ -58,13 +58,36 @@ class IngestReport:
         }
 
 
-class Indexer:
-    """Turns files into committed documents in a :class:`ChromaStore`."""
+@dataclass
+class _Prepared:
+    """A document loaded and chunked, waiting to be embedded and committed."""
 
-    def __init__(self, store: ChromaStore, embedder: SentenceEmbedder, config: ChunkConfig) -> None:
+    record: DocRecord
+    text: str
+    chunks: list[ChunkRecord]
+
+
+class Indexer:
+    """Turns files into committed documents in a :class:`ChromaStore`.
+
+    Small documents are embedded and committed in batches (one model call and a few store
+    writes per batch rather than per file); each document still commits all or nothing.
+    """
+
+    def __init__(
+        self,
+        store: ChromaStore,
+        embedder: SentenceEmbedder,
+        config: ChunkConfig,
+        *,
+        batch_chunks: int = 128,
+        batch_docs: int = 32,
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self.config = config
+        self.batch_chunks = max(1, batch_chunks)
+        self.batch_docs = max(1, batch_docs)
 
     def chunk(self, doc: LoadedDocument) -> list[tuple[int, int, str]]:
         """(start, end, text) of each chunk, sized to fit the embedding model's input."""
@@ -94,28 +117,35 @@ class Indexer:
         report = IngestReport()
         files, problems = find_files(paths)
         report.failed.extend((p.split(":")[0], p) for p in problems)
-        if self.store.needs_sweep():
+        if self.store.needs_sweep():  # chunks left by a crash or a kill: drop them first
             self.store.sweep()
         known = {d.doc_id: d.doc_hash for d in self.store.documents().values()}
+        pending: list[_Prepared] = []
         total = len(files)
         for done, (path, root) in enumerate(files, start=1):
             doc_id = (doc_ids or {}).get(path) or doc_id_for(path, root)
+            if any(p.record.doc_id == doc_id for p in pending):
+                self._flush(pending, known, report)  # the same id twice: commit the first one first
             try:
-                self._ingest_one(path, doc_id, known, report)
+                prepared = self._prepare(path, doc_id, known, report)
             except LoadError as exc:
                 report.failed.append((str(path), str(exc)))
-            except StoreError:
-                raise
+                prepared = None
+            if prepared is not None:
+                pending.append(prepared)
+                if sum(len(p.chunks) for p in pending) >= self.batch_chunks or len(pending) >= self.batch_docs:
+                    self._flush(pending, known, report)
             if progress:
                 progress(done, total, path.name)
+        self._flush(pending, known, report)
         return report
 
-    def _ingest_one(self, path: Path, doc_id: str, known: dict[str, str], report: IngestReport) -> None:
+    def _prepare(self, path: Path, doc_id: str, known: dict[str, str], report: IngestReport) -> _Prepared | None:
         doc = load_document(path)
         digest = doc.content_hash
         if known.get(doc_id) == digest:
             report.unchanged.append(doc_id)
-            return
+            return None
         spans = self.chunk(doc)
         if not spans:
             raise LoadError(f"{path.name}: no text to index")
@@ -135,7 +165,6 @@ class Indexer:
             )
             for i, (start, end, text) in enumerate(spans)
         ]
-        embeddings = self.embedder.embed([r.text for r in records])
         record = DocRecord(
             doc_id=doc_id,
             doc_hash=digest,
@@ -146,7 +175,19 @@ class Indexer:
             indexed_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             meta={**doc.metadata, "pages": str(len(doc.pages))} if doc.pages else dict(doc.metadata),
         )
-        self.store.write_document(record, doc.text, records, embeddings)
-        (report.updated if doc_id in known else report.added).append(doc_id)
-        known[doc_id] = digest
-        report.chunks += len(records)
+        return _Prepared(record, doc.text, records)
+
+    def _flush(self, pending: list[_Prepared], known: dict[str, str], report: IngestReport) -> None:
+        """Embed and write the pending documents' chunks slice by slice, then commit them."""
+        if not pending:
+            return
+        chunks = [c for p in pending for c in p.chunks]
+        for i in range(0, len(chunks), self.batch_chunks):
+            part = chunks[i : i + self.batch_chunks]  # bounded memory even for one huge document
+            self.store.write_chunks(part, self.embedder.embed([c.text for c in part]))
+        self.store.commit_documents([(p.record, p.text) for p in pending])
+        for p in pending:
+            (report.updated if p.record.doc_id in known else report.added).append(p.record.doc_id)
+            known[p.record.doc_id] = p.record.doc_hash
+            report.chunks += len(p.chunks)
+        pending.clear()

@@ -10,6 +10,11 @@ from typing import Any
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 MAX_FILE_BYTES = 200 * 1024 * 1024
+# Most text one document may hold: about 1,000 book pages, ~13,000 chunks. Chunking and
+# embedding take minutes per MB of text on 2 CPU cores (measured in the README's
+# "Reliability" section), so a larger file would tie up ingest for hours; split it instead.
+MAX_TEXT_CHARS = 5_000_000
+_TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*\r?\n", re.S)
 
 
@@ -226,12 +231,26 @@ def load_document(path: Path) -> LoadedDocument:
         raise LoadError(f"{path.name}: cannot read file ({exc.strerror})") from None
     if size > MAX_FILE_BYTES:
         raise LoadError(f"{path.name}: file is larger than {MAX_FILE_BYTES // 2**20} MB")
+    if suffix in _TEXT_SUFFIXES and size > 4 * MAX_TEXT_CHARS:  # refuse before reading it
+        raise LoadError(_too_long(path.name, f"{size / 2**20:.0f} MB"))
     try:
-        return loader(path)
+        doc = loader(path)
     except LoadError:
         raise
     except OSError as exc:
         raise LoadError(f"{path.name}: cannot read file ({exc.strerror or exc})") from None
+    except MemoryError:
+        raise LoadError(_too_long(path.name, "too large to load")) from None
+    if len(doc.text) > MAX_TEXT_CHARS:
+        raise LoadError(_too_long(path.name, f"{len(doc.text) / 1e6:.1f} million characters"))
+    return doc
+
+
+def _too_long(name: str, what: str) -> str:
+    return (
+        f"{name}: document is {what}; the limit is {MAX_TEXT_CHARS // 1_000_000} million characters "
+        "of text per document, so split it into smaller files"
+    )
 
 
 def find_files(paths: list[Path]) -> tuple[list[tuple[Path, Path]], list[str]]:

@@ -101,6 +101,12 @@ def _open_client(config: StoreConfig) -> Any:
             raise StoreError(f"cannot reach the Chroma server at {config.chroma_url}: {_reason(exc)}") from None
         return client
     folder = config.data_dir / "chroma"
+    if config.data_dir.exists() and not config.data_dir.is_dir():
+        raise StoreError(
+            f"the data folder {config.data_dir} is a file, not a folder; point --data-dir or CITEWISE_DATA_DIR "
+            "at a folder"
+        )
+    _check_foreign(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(folder), settings=chroma_settings)
@@ -108,6 +114,27 @@ def _open_client(config: StoreConfig) -> Any:
         raise StoreError(
             f"the index in {folder} cannot be opened ({_reason(exc)}); rebuild it with `citewise reindex`"
         ) from None
+
+
+def _check_foreign(folder: Path) -> None:
+    """Refuse a database Chroma did not write (so we never add tables to another app's file)."""
+    import sqlite3
+
+    db = folder / "chroma.sqlite3"
+    if not db.is_file() or db.stat().st_size == 0:
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error as exc:
+        raise StoreError(
+            f"the index in {folder} is damaged ({_reason(exc)}); rebuild it with `citewise reindex`"
+        ) from None
+    if tables and not {"collections", "segments"} <= tables:
+        raise StoreError(
+            f"{db} is not a citewise index (another application's database?); use another --data-dir, "
+            "or run `citewise reindex` to move it aside and build a new index"
+        )
 
 
 def _reason(exc: BaseException) -> str:
@@ -219,6 +246,11 @@ class ChromaStore:
         embeddings: list[list[float]],
     ) -> None:
         """Store a document's chunks, then commit it, then drop its older chunks."""
+        self.write_chunks(chunks, embeddings)
+        self.commit_documents([(record, text)])
+
+    def write_chunks(self, chunks: list[ChunkRecord], embeddings: list[list[float]]) -> None:
+        """Store chunks (invisible to queries until their document is committed)."""
         batch = self._max_batch()
         for i in range(0, len(chunks), batch):
             part = chunks[i : i + batch]
@@ -230,29 +262,30 @@ class ChromaStore:
                 documents=[c.text for c in part],
                 metadatas=[_chunk_meta(c) for c in part],
             )
-        meta: dict[str, Any] = {
-            "doc_hash": record.doc_hash,
-            "title": record.title,
-            "source": record.source,
-            "kind": record.kind,
-            "chunks": record.chunks,
-            "indexed_at": record.indexed_at,
-            "meta": json.dumps(record.meta, ensure_ascii=False),
-        }
+
+    def commit_documents(self, docs: list[tuple[DocRecord, str]]) -> None:
+        """Commit documents whose chunks are all written (one registry write), then drop their older chunks.
+
+        Each record is committed whole or not at all, so a crash at any point leaves every
+        document either at its previous version or at its new one.
+        """
+        if not docs:
+            return
+        if len({r.doc_id for r, _ in docs}) != len(docs):
+            raise ValueError("commit_documents got the same document twice")
         self._call(
-            "commit a document",
+            "commit documents",
             self.docs.upsert,
-            ids=[record.doc_id],
-            embeddings=[_DUMMY],
-            metadatas=[meta],
-            documents=[text],
+            ids=[r.doc_id for r, _ in docs],
+            embeddings=[_DUMMY] * len(docs),
+            metadatas=[_doc_meta(r) for r, _ in docs],
+            documents=[text for _, text in docs],
         )
         self._bump_revision()
-        self._call(
-            "drop old chunks",
-            self.chunks.delete,
-            where={"$and": [{"doc_id": record.doc_id}, {"doc_hash": {"$ne": record.doc_hash}}]},
-        )
+        stale = [{"$and": [{"doc_id": r.doc_id}, {"doc_hash": {"$ne": r.doc_hash}}]} for r, _ in docs]
+        for i in range(0, len(stale), 50):
+            part = stale[i : i + 50]
+            self._call("drop old chunks", self.chunks.delete, where=part[0] if len(part) == 1 else {"$or": part})
 
     def remove_document(self, doc_id: str) -> bool:
         """Un-commit a document, then delete its chunks. Returns whether it was indexed."""
@@ -330,6 +363,18 @@ class ChromaStore:
             with contextlib.suppress(Exception):  # absent already
                 client.delete_collection(name)
         self._client = self._chunks = self._docs = None
+
+
+def _doc_meta(r: DocRecord) -> dict[str, Any]:
+    return {
+        "doc_hash": r.doc_hash,
+        "title": r.title,
+        "source": r.source,
+        "kind": r.kind,
+        "chunks": r.chunks,
+        "indexed_at": r.indexed_at,
+        "meta": json.dumps(r.meta, ensure_ascii=False),
+    }
 
 
 def _chunk_meta(c: ChunkRecord) -> dict[str, Any]:
