@@ -45,5 +45,13 @@ test: setup browser lint
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not browser" $(PYTEST_ARGS)
 
+# benchmark: ours vs plain LlamaIndex in one run; writes bench/results.json and bench/RESULTS.md (~15 min)
+bench: setup
+	$(PY) -m bench.run
+
+# the same harness at reduced sizes (also run by `make test` as tests/test_bench_smoke.py)
+bench-smoke: setup
+	$(PY) -m bench.run --smoke --out $${TMPDIR:-/tmp}/citewise-bench-smoke
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

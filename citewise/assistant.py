@@ -62,7 +62,12 @@ class Assistant:
         elif overrides:
             settings = settings.with_overrides(**overrides)
         store = ChromaStore(StoreConfig(settings.data_dir, settings.chroma_url, settings.collection))
-        embedder = SentenceEmbedder(settings.embed_model, batch_size=settings.embed_batch_size)
+        embedder = SentenceEmbedder(
+            settings.embed_model,
+            batch_size=settings.embed_batch_size,
+            backend=settings.embed_backend,
+            cache_dir=settings.data_dir / "models",
+        )
         indexer = Indexer(store, embedder, ChunkConfig(settings.chunk_size, settings.chunk_overlap))
         retriever = HybridRetriever(store, embedder, RetrievalConfig(top_k=settings.top_k))
         extractive = ExtractiveAnswerer(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
 
 Mode = Literal["extractive", "generative"]
+EmbedBackend = Literal["torch", "onnx", "onnx-int8"]
 
 ENV_PREFIX = "CITEWISE_"
 CONFIG_FILE_ENV = "CITEWISE_CONFIG"
@@ -52,6 +53,13 @@ class Settings:
         },
     )
     embed_batch_size: int = field(default=64, metadata={"help": "Texts embedded per batch."})
+    embed_backend: EmbedBackend = field(
+        default="onnx-int8",
+        metadata={
+            "help": "Embedding runtime: torch (sentence-transformers), onnx (same vectors, no torch at query "
+            "time) or onnx-int8 (quantized, faster); ONNX files are exported locally into data_dir/models."
+        },
+    )
     chunk_size: int = field(default=128, metadata={"help": "Chunk size in embedding-model word pieces (<= 256)."})
     chunk_overlap: int = field(default=16, metadata={"help": "Overlap between chunks, in word pieces."})
     top_k: int = field(default=4, metadata={"help": "Passages retrieved per question."})

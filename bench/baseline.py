@@ -1,0 +1,71 @@
+"""The obvious alternative: plain LlamaIndex over the same model and Chroma.
+
+``VectorStoreIndex.from_documents`` with ``HuggingFaceEmbedding`` (the bundled
+all-MiniLM-L6-v2 folder, sentence-transformers on torch, its default batch of 10) into a
+``ChromaVectorStore`` on disk, then ``as_retriever``. ``chunk_size=None`` keeps
+LlamaIndex's defaults (1024-token chunks, 20 overlap, tiktoken counting).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+_EMBED: dict[str, Any] = {}
+
+
+def embedding(model_path: str) -> Any:
+    """One HuggingFaceEmbedding per process (loading is not what is measured)."""
+    if model_path not in _EMBED:
+        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+        _EMBED[model_path] = HuggingFaceEmbedding(model_name=model_path, device="cpu")
+    return _EMBED[model_path]
+
+
+class Baseline:
+    """A plain LlamaIndex index in ``folder``; ``chunk_size`` None means its defaults."""
+
+    def __init__(self, folder: Path, model_path: str, chunk_size: int | None, chunk_overlap: int = 16) -> None:
+        self.folder = folder
+        self.model_path = model_path
+        self.chunk_size = chunk_size
+        self.chunk_overlap = chunk_overlap
+        self.index: Any = None
+        self.chunks = 0
+
+    def ingest(self, paths: list[Path]) -> int:
+        """Read ``paths`` with SimpleDirectoryReader and build the index; returns chunks."""
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+        from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
+        from llama_index.core.node_parser import SentenceSplitter
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        documents = []
+        for path in paths:
+            reader = (
+                SimpleDirectoryReader(input_dir=str(path), recursive=True)
+                if path.is_dir()
+                else SimpleDirectoryReader(input_files=[str(path)])
+            )
+            documents += reader.load_data()
+        client = chromadb.PersistentClient(
+            path=str(self.folder / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+        )
+        collection = client.get_or_create_collection("baseline", metadata={"hnsw:space": "cosine"})
+        storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))
+        transformations = []
+        if self.chunk_size is not None:
+            transformations = [SentenceSplitter(chunk_size=self.chunk_size, chunk_overlap=self.chunk_overlap)]
+        kwargs: dict[str, Any] = {"transformations": transformations} if transformations else {}
+        self.index = VectorStoreIndex.from_documents(
+            documents, storage_context=storage, embed_model=embedding(self.model_path), **kwargs
+        )
+        self.chunks = int(collection.count())
+        return self.chunks
+
+    def retrieve(self, query: str, top_k: int = 4) -> list[str]:
+        """Texts of the ``top_k`` nearest chunks."""
+        retriever = self.index.as_retriever(similarity_top_k=top_k)
+        return [n.node.get_content() for n in retriever.retrieve(query)]

@@ -1,0 +1,31 @@
+"""Run in a new process: answer a question (optionally with the LLM) and print peak RSS.
+
+Usage: ``python -m bench.probe DATA_DIR [--llm]`` prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+from pathlib import Path
+
+
+def main() -> None:
+    """Answer over the index in DATA_DIR, then report peak resident memory."""
+    from citewise import Assistant
+
+    data_dir = Path(sys.argv[1])
+    with_llm = "--llm" in sys.argv
+    assistant = Assistant.from_settings(data_dir=data_dir)
+    assistant.ask("When did OpenAI launch Sora 2?")
+    mode = "extractive"
+    if with_llm:
+        answer = assistant.ask("When did OpenAI launch Sora 2?", mode="generative")
+        mode = answer.mode
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_rss_mb": round(peak_kb / 1024, 1), "llm_loaded": with_llm, "mode": mode}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Turn results.json into the Markdown table the README links to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _get(data: dict[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def targets(r: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]]:
+    """(target, measured text, value, met?) for each target of issue 8."""
+    ratio = _get(r, "ingest", "base-128", "ours_over_this_mb_per_s")
+    q_ours, q_torch = _get(r, "quality", "ours", "hit_rate"), _get(r, "quality", "ours-torch", "hit_rate")
+    answer = _get(r, "sample", "extractive_answer", "p50_ms")
+    big = _get(r, "scaling", "100k", "retrieval", "p50_ms")
+    cold = _get(r, "sample", "cold_start", "median_s")
+    rss = _get(r, "sample", "peak_rss_with_llm", "peak_rss_mb")
+    rows = [
+        ("ingest MB/s >= 2x baseline (same chunk size)", f"{ratio}x", ratio, None if ratio is None else ratio >= 2),
+        (
+            "retrieval hit rate within 1 point of the torch backend",
+            f"{q_ours} vs {q_torch}",
+            q_ours,
+            None if q_ours is None or q_torch is None else abs(q_ours - q_torch) <= 1.0,
+        ),
+        ("warm extractive answer p50 <= 50 ms (sample corpus)", f"{answer} ms", answer, _le(answer, 50)),
+        ("retrieval p50 <= 30 ms at 100k chunks", f"{big} ms", big, _le(big, 30)),
+        ("cold start `citewise ask` <= 4 s", f"{cold} s", cold, _le(cold, 4)),
+        ("peak RSS <= 1.5 GB with the LLM loaded", f"{rss} MB", rss, _le(rss, 1536)),
+    ]
+    return rows
+
+
+def _le(value: Any, limit: float) -> bool | None:
+    return None if value is None else value <= limit
+
+
+def _lat(d: Any) -> str:
+    return f"{d['p50_ms']} / {d['p95_ms']}" if isinstance(d, dict) and "p50_ms" in d else "n/a"
+
+
+def write_markdown(r: dict[str, Any], path: Path) -> None:
+    """Write the human-readable summary of results ``r`` to ``path``."""
+    m = r["machine"]
+    lines = [
+        "# citewise benchmark results",
+        "",
+        f"Run {r['when']}{' (SMOKE: reduced sizes, figures not meaningful)' if r['smoke'] else ''}, "
+        f"{r['seconds']} s. Machine: {m['cores']} cores, {m['cpu']}, {m['memory']} RAM, Python {m['python']}; "
+        f"load average {m['load_avg_at_start']} at start, {r.get('load_avg_at_end')} at end "
+        "(the machine is shared: other engineers' tests were running, so absolute times are noisy; "
+        "ours and the baseline ran alternately in the same process, so ratios are fairer than absolutes).",
+        "",
+        f"Ours: embed_backend={r['ours']['embed_backend']}, chunk_size={r['ours']['chunk_size']}, "
+        f"top_k={r['ours']['top_k']}. Produced by `make bench` (`python -m bench.run`); raw figures in results.json.",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+    ]
+    for name, text, _value, ok in targets(r):
+        lines.append(f"| {name} | {text} | {'n/a' if ok is None else ('yes' if ok else 'NO')} |")
+    ing = r["ingest"]
+    lines += [
+        "",
+        f"## Ingest ({', '.join(ing['corpus'])}; median of alternating runs)",
+        "",
+        "| pipeline | chunks | s | chunks/s | MB/s | ours / this (MB/s) | index MB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for kind in ("ours", "base-128", "base-default"):
+        x = ing[kind]
+        lines.append(
+            f"| {kind} | {x['chunks']} | {x['seconds']} | {x['chunks_per_s']} | {x['mb_per_s']} | "
+            f"{x.get('ours_over_this_mb_per_s', '')} | {x['index_mb']} |"
+        )
+    q = r["quality"]
+    lines += [
+        "",
+        f"## Retrieval quality ({q['dataset']}, top 4)",
+        "",
+        "| pipeline | hit rate % | MRR |",
+        "|---|---|---|",
+    ]
+    for kind in ("ours", "ours-torch", "base-128", "base-default"):
+        if kind in q:
+            lines.append(f"| {kind} | {q[kind]['hit_rate']} | {q[kind]['mrr']} |")
+    if "eval_suite" in q:
+        lines += ["", "Seed eval suite (`citewise eval` metrics) by embedding backend:", ""]
+        for backend, metrics in q["eval_suite"].items():
+            lines.append(f"- {backend}: " + ", ".join(f"{k}={v}" for k, v in sorted(metrics.items())))
+    s = r["sample"]
+    lines += [
+        "",
+        "## Latency on the sample corpus (warm, ms p50 / p95)",
+        "",
+        "| what | ours | baseline (base-128 retriever) |",
+        "|---|---|---|",
+        f"| retrieval | {_lat(s['retrieval'])} | {_lat(q.get('baseline_retrieval_latency'))} |",
+        f"| extractive answer | {_lat(s['extractive_answer'])} | n/a (no answer step) |",
+    ]
+    g = s.get("generative")
+    if isinstance(g, dict) and "total" in g:
+        lines += [
+            f"| generative: first text shown | {_lat(g['first_text'])} | |",
+            f"| generative: LLM first token | {_lat(g['llm_first_token'])} | |",
+            f"| generative: total | {_lat(g['total'])} | |",
+            f"| generative: LLM tokens/s | {g['tokens_per_s']} | |",
+        ]
+    elif isinstance(g, dict):
+        lines.append(f"| generative | not measured: {g.get('error')} | |")
+    cold, rss = s["cold_start"], s.get("peak_rss_with_llm", {})
+    lines += [
+        "",
+        f"Cold start (`citewise ask` on an existing index, new process): median {cold['median_s']} s "
+        f"(runs {cold['runs_s']}). Peak RSS: {s['peak_rss'].get('peak_rss_mb')} MB extractive only, "
+        f"{rss.get('peak_rss_mb', 'n/a')} MB with the LLM loaded. Sample index: {s['index_mb']} MB on disk.",
+        "",
+        "Slowest imports (cumulative ms, `python -X importtime`): "
+        + ", ".join(f"{x['module']} {x['cumulative_ms']}" for x in s["import_profile"]),
+        "",
+        "## Scaling (ms p50 / p95)",
+        "",
+        "| chunks | vectors | ingest chunks/s | first query (BM25 build) ms | retrieval | extractive answer | index MB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for _label, x in r["scaling"].items():
+        lines.append(
+            f"| {x['chunks']} | {x['vectors']} | {x.get('ingest_chunks_per_s', 'n/a')} | {x['first_query_ms']} | "
+            f"{_lat(x['retrieval'])} | {_lat(x['extractive_answer'])} | {x['index_mb']} |"
+        )
+    notes = r.get("notes") or []
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,0 +1,165 @@
+"""The benchmark: ``python -m bench.run [--smoke] [--out DIR]`` writes results.json and RESULTS.md.
+
+Ours (citewise with its default settings) and the plain-LlamaIndex baseline run in the
+same process, on the same machine, with the same embedding model and Chroma; ingest
+runs alternate between them so drift hits both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import harness, scale
+from bench.corpora import PDF, SAMPLE, SAMPLE_QUESTIONS, blockchain_questions, text_bytes
+from bench.report import write_markdown
+
+HERE = Path(__file__).resolve().parent
+
+
+def machine() -> dict[str, Any]:
+    """Cores, CPU model, memory and load at the start of the run."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    with contextlib.suppress(OSError):
+        mem = Path("/proc/meminfo").read_text().splitlines()[0].split(":", 1)[1].strip()
+    return {
+        "cores": os.cpu_count(),
+        "cpu": model or platform.processor(),
+        "memory": mem,
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+    }
+
+
+def run(smoke: bool, out: Path) -> dict[str, Any]:
+    """Run every measurement (reduced sizes when ``smoke``) and write the results."""
+    from citewise import Settings
+    from citewise.index.embed import resolve_model
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    settings = Settings()
+    model_path = resolve_model(settings.embed_model)
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "smoke": smoke,
+        "machine": machine(),
+        "ours": {"embed_backend": settings.embed_backend, "chunk_size": settings.chunk_size, "top_k": settings.top_k},
+    }
+    with tempfile.TemporaryDirectory(prefix="citewise-bench-") as tmp:
+        work = Path(tmp)
+        results["ingest"], results["quality"] = _ingest_and_quality(work, model_path, smoke)
+        results["sample"] = _sample(work, smoke)
+        results["scaling"] = _scaling(work, smoke)
+        results["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    write_markdown(results, out / "RESULTS.md")
+    return results
+
+
+def _ingest_and_quality(work: Path, model_path: str, smoke: bool) -> tuple[dict, dict]:
+    paths = [SAMPLE] if smoke else [PDF, SAMPLE]
+    mb = text_bytes(paths) / 1e6
+    kinds = ["ours", "base-128", "base-default"]
+    summary, handles = harness.ingest_rounds(kinds, paths, work, mb, model_path, rounds=1 if smoke else 3)
+    ours = summary["ours"]
+    for kind in kinds[1:]:
+        summary[kind]["ours_over_this_mb_per_s"] = round(ours["mb_per_s"] / summary[kind]["mb_per_s"], 2)
+    summary["corpus"] = [str(p.name) for p in paths]
+    questions = blockchain_questions(limit=5 if smoke else None)
+    quality: dict[str, Any] = {"dataset": "llama_blockchain_solana (reference contexts)"}
+    retrievers = {
+        "ours": lambda q: [p.chunk.text for p in handles["ours"].search(q, top_k=4)],
+        "base-128": lambda q: handles["base-128"].retrieve(q, 4),
+        "base-default": lambda q: handles["base-default"].retrieve(q, 4),
+    }
+    if not smoke:
+        torch_idx = harness.make_ours(work / "ours-torch", embed_backend="torch")
+        torch_idx.ingest(paths)
+        retrievers["ours-torch"] = lambda q: [p.chunk.text for p in torch_idx.search(q, top_k=4)]
+    for name, fn in retrievers.items():
+        quality[name] = harness.hit_quality(fn, questions)
+    quality["baseline_retrieval_latency"] = harness.latency(
+        retrievers["base-128"], SAMPLE_QUESTIONS[:4] if smoke else SAMPLE_QUESTIONS, 1 if smoke else 5
+    )
+    if not smoke:
+        quality["eval_suite"] = _eval_suite(work)
+    return summary, quality
+
+
+def _eval_suite(work: Path) -> dict[str, Any]:
+    """The project's seed eval suite, with the default backend and with torch."""
+    from citewise.eval.runner import run_eval
+
+    out = {}
+    for backend in ("onnx-int8", "torch"):
+        assistant = harness.make_ours(work / f"eval-{backend}", embed_backend=backend)
+        metrics = run_eval(assistant, "seed").metrics
+        out[backend] = {k: round(v, 3) for k, v in metrics.items() if isinstance(v, int | float)}
+    return out
+
+
+def _sample(work: Path, smoke: bool) -> dict[str, Any]:
+    data_dir = work / "sample-index"
+    assistant = harness.make_ours(data_dir)
+    assistant.ingest([SAMPLE])
+    rounds, questions = (1, SAMPLE_QUESTIONS[:4]) if smoke else (5, SAMPLE_QUESTIONS)
+    out: dict[str, Any] = {
+        "retrieval": harness.latency(assistant.search, questions, rounds),
+        "extractive_answer": harness.latency(assistant.ask, questions, rounds),
+        "index_mb": harness.folder_mb(data_dir / "chroma"),
+    }
+    if not smoke:
+        try:
+            out["generative"] = harness.generative(assistant, SAMPLE_QUESTIONS[:4])
+        except Exception as exc:  # the mode is optional: record why it did not run
+            out["generative"] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    out["cold_start"] = harness.cold_start(data_dir, SAMPLE_QUESTIONS[0], runs=1 if smoke else 3)
+    out["import_profile"] = harness.import_profile()
+    out["peak_rss"] = harness.peak_rss(data_dir, with_llm=False)
+    if not smoke:
+        out["peak_rss_with_llm"] = harness.peak_rss(data_dir, with_llm=True)
+    return out
+
+
+def _scaling(work: Path, smoke: bool) -> dict[str, Any]:
+    if smoke:
+        return {"100": scale.real_point(100, work, 1), "1000": scale.synthetic_point(1000, work, 1)}
+    return {
+        "1k": scale.real_point(1000, work, 3),
+        "10k": scale.real_point(10000, work, 3),
+        "100k": scale.synthetic_point(100000, work, 3),
+    }
+
+
+def main() -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="reduced sizes (checks the harness runs)")
+    parser.add_argument("--out", type=Path, default=HERE, help="folder for results.json and RESULTS.md")
+    args = parser.parse_args()
+    results = run(args.smoke, args.out)
+    print(f"wrote {args.out / 'results.json'} and {args.out / 'RESULTS.md'} in {results['seconds']} s")
+
+
+if __name__ == "__main__":
+    main()

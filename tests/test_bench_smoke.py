@@ -1,0 +1,42 @@
+"""`make bench-smoke`: the benchmark harness runs end to end at reduced sizes and writes its figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+
+@pytest.mark.slow
+def test_bench_smoke_writes_every_figure(tmp_path):
+    out = tmp_path / "bench"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["smoke"] is True and results["machine"]["cores"] >= 1
+    for kind in ("ours", "base-128", "base-default"):
+        run = results["ingest"][kind]
+        assert run["chunks"] > 0 and run["chunks_per_s"] > 0 and run["mb_per_s"] > 0
+    assert results["ingest"]["base-128"]["ours_over_this_mb_per_s"] > 0
+    for kind in ("ours", "base-128", "base-default"):
+        assert 0 <= results["quality"][kind]["hit_rate"] <= 100
+    sample = results["sample"]
+    for figure in ("retrieval", "extractive_answer"):
+        assert sample[figure]["n"] > 0 and sample[figure]["p95_ms"] >= sample[figure]["p50_ms"] > 0
+    assert sample["cold_start"]["ok"] and sample["cold_start"]["median_s"] > 0
+    assert sample["peak_rss"]["peak_rss_mb"] > 0 and sample["index_mb"] > 0
+    assert sample["import_profile"]
+    assert {p["vectors"] for p in results["scaling"].values()} >= {"embedded"}
+    for point in results["scaling"].values():
+        assert point["chunks"] > 0 and point["retrieval"]["p50_ms"] > 0 and point["index_mb"] > 0
+    table = (out / "RESULTS.md").read_text()
+    assert "| target | measured | met |" in table and "cores" in table

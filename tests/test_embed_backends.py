@@ -1,0 +1,67 @@
+"""The ONNX embedding backends: exported locally, cached, and close to sentence-transformers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import CORPUS, ROOT
+
+from citewise.index.embed import EmbeddingModelError, SentenceEmbedder
+
+
+def _texts() -> list[str]:
+    texts = []
+    for path in sorted(CORPUS.glob("*.md")):
+        texts += [p for p in path.read_text(encoding="utf-8").split("\n\n") if p.strip()]
+    return texts
+
+
+@pytest.fixture(scope="module")
+def torch_vectors():
+    embedder = SentenceEmbedder(backend="torch")
+    return embedder, np.array(embedder.embed(_texts()))
+
+
+@pytest.mark.parametrize(("backend", "min_cos"), [("onnx", 0.9999), ("onnx-int8", 0.95)])
+def test_onnx_backends_match_sentence_transformers(tmp_path, torch_vectors, backend, min_cos):
+    reference, expected = torch_vectors
+    embedder = SentenceEmbedder(backend=backend, cache_dir=tmp_path / "models")
+    got = np.array(embedder.embed(_texts()))
+    assert got.shape == expected.shape
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-4)
+    cosines = (got * expected).sum(axis=1)
+    assert cosines.min() >= min_cos, cosines.min()
+    # same word pieces, so chunk boundaries do not depend on the backend
+    assert embedder.max_tokens == reference.max_tokens
+    for text in _texts():
+        assert embedder.count_tokens(text) == reference.count_tokens(text)
+    # exported into the cache folder given (the index's data_dir/models)
+    assert list((tmp_path / "models").glob("*/model.onnx"))
+
+
+def test_onnx_backend_orders_rows_like_the_input(tmp_path):
+    embedder = SentenceEmbedder(backend="onnx", cache_dir=tmp_path / "models")
+    texts = ["a much longer sentence about copyright and video generation models", "short", "medium length text"]
+    together = np.array(embedder.embed(texts))
+    alone = np.array([embedder.embed([t])[0] for t in texts])
+    assert np.allclose(together, alone, atol=1e-4)
+
+
+def test_query_process_does_not_import_torch(assistant):
+    """With an ONNX backend, answering in a new process never imports torch."""
+    code = (
+        "import sys; from citewise import Assistant; "
+        f"a = Assistant.from_settings(data_dir={str(assistant.settings.data_dir)!r}, embed_backend='onnx-int8'); "
+        "assert a.ask('When did OpenAI launch Sora 2?').citations; "
+        "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.split()[-2:] == ["False", "False"]
+
+
+def test_unknown_backend_is_one_line():
+    with pytest.raises(EmbeddingModelError, match="unknown embedding backend 'gpu'"):
+        SentenceEmbedder(backend="gpu").embed(["x"])
