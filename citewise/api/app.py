@@ -277,8 +277,15 @@ def _mount_ui(app: FastAPI, assistant: Any, *, required: bool) -> None:
         if required:
             raise RuntimeError("the chat UI is not installed (citewise.ui.app is missing)")
         return
+    import os
+
+    from citewise.ui.command import AUTH_ENV, _offline_gradio, parse_auth
+
+    _offline_gradio()
     import gradio as gr
 
     from citewise.ui.app import build_app
 
-    gr.mount_gradio_app(app, build_app(assistant), path="/ui")
+    mb = assistant.settings.max_upload_mb
+    auth = parse_auth(os.environ.get(AUTH_ENV))  # the UI has its own login; the API key guards /v1 and /mcp
+    gr.mount_gradio_app(app, build_app(assistant), path="/ui", auth=auth, max_file_size=f"{mb}mb")
