@@ -34,17 +34,22 @@ def _offline_gradio() -> None:
 def serve(app: Any, host: str, port: int, auth: tuple[str, str] | None, max_upload_mb: int, block: bool = True) -> str:
     """Launch ``app`` on ``host:port`` and return its URL (blocks until Ctrl-C when ``block``)."""
     app.queue(default_concurrency_limit=1)
-    _, url, _ = app.launch(
-        server_name=host,
-        server_port=port,
-        auth=auth,
-        share=False,
-        inbrowser=False,
-        quiet=True,
-        ssr_mode=False,
-        max_file_size=f"{max_upload_mb}mb",
-        prevent_thread_lock=True,
-    )
+    try:
+        _, url, _ = app.launch(
+            server_name=host,
+            server_port=port,
+            auth=auth,
+            share=False,
+            inbrowser=False,
+            quiet=True,
+            ssr_mode=False,
+            max_file_size=f"{max_upload_mb}mb",
+            prevent_thread_lock=True,
+        )
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot serve on {host}:{port}: the port is in use or not allowed; pick another with --port"
+        ) from exc
     shown = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{app.server_port}/"
     click.echo(f"citewise chat running at {shown}  (Ctrl-C stops it)")
     if block:
