@@ -182,14 +182,14 @@ def test_huge_and_odd_requests_never_500(http):
 def test_api_key_is_required_when_set(api_server):
     url = f"{api_server.url}/v1/documents"
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": API_KEY}):
-        resp = httpx.get(url, headers=headers)
+        resp = httpx.get(url, headers=headers, timeout=60)
         assert resp.status_code == 401, headers
         assert "API key" in resp.json()["error"]["message"]
     bad = openai.OpenAI(base_url=f"{api_server.url}/v1", api_key="wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         bad.models.list()
-    assert httpx.get(url, headers={"Authorization": f"Bearer {API_KEY}"}).status_code == 200
-    assert httpx.get(f"{api_server.url}/healthz").json()["documents"] >= 2  # health needs no key
+    assert httpx.get(url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=60).status_code == 200
+    assert httpx.get(f"{api_server.url}/healthz", timeout=60).json()["documents"] >= 2  # health needs no key
 
 
 def test_openapi_schema_describes_the_api(http):

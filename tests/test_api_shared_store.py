@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import httpx
 import openai
 import pytest
@@ -15,7 +13,7 @@ NOTE = b"The Zorblat festival is held every April in Quenton. It was founded in 
 
 
 def ask(server: CitewiseServer, question: str) -> tuple[str, list[dict]]:
-    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0, timeout=120)
+    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
     resp = client.chat.completions.create(model="citewise", messages=[{"role": "user", "content": question}])
     return resp.choices[0].message.content or "", resp.model_extra["citations"]
 
@@ -23,29 +21,30 @@ def ask(server: CitewiseServer, question: str) -> tuple[str, list[dict]]:
 def test_two_api_processes_share_one_chroma_server(chroma_server, tmp_path):
     shared = tmp_path / "shared-data"  # one uploads folder for both processes (a shared volume in production)
     env = {"CITEWISE_CHROMA_URL": chroma_server}
-    with ThreadPoolExecutor(2) as pool:
-        a, b = pool.map(lambda _: CitewiseServer(shared, env=env), range(2))
+    http = httpx.Client(timeout=180)
+    a = CitewiseServer(shared, env=env)  # one after the other: both fill the shared data_dir/models cache
+    b = CitewiseServer(shared, env=env)
     try:
         # no API key set: requests without one are served
         corpus_file = CORPUS / "coda-written-request-openai.md"
-        up = httpx.post(f"{a.url}/v1/documents", files={"file": (corpus_file.name, corpus_file.read_bytes())})
+        up = http.post(f"{a.url}/v1/documents", files={"file": (corpus_file.name, corpus_file.read_bytes())})
         assert up.status_code == 201, up.text
         text, cites = ask(b, "When did OpenAI launch Sora 2?")  # B builds its keyword index now
         assert "September 30, 2025" in text and cites[0]["doc_id"] == "uploads/coda-written-request-openai.md"
 
-        up = httpx.post(f"{a.url}/v1/documents", files={"file": ("zorblat.txt", NOTE)}, timeout=120)
+        up = http.post(f"{a.url}/v1/documents", files={"file": ("zorblat.txt", NOTE)})
         assert up.status_code == 201, up.text
         source = up.json()["document"]["source"]
         text, cites = ask(b, "Who founded the Zorblat festival?")
         assert "Mara Velde" in text and cites[0]["doc_id"] == "uploads/zorblat.txt"
-        hits = httpx.post(f"{b.url}/v1/search", json={"query": "Zorblat Quenton"}, timeout=60).json()["passages"]
+        hits = http.post(f"{b.url}/v1/search", json={"query": "Zorblat Quenton"}).json()["passages"]
         assert hits[0]["doc_id"] == "uploads/zorblat.txt"
         assert hits[0]["keyword_rank"] == 1  # B's BM25 index picked up A's document without a restart
-        listed = httpx.get(f"{b.url}/v1/documents").json()["documents"]
+        listed = http.get(f"{b.url}/v1/documents").json()["documents"]
         assert "uploads/zorblat.txt" in [d["doc_id"] for d in listed]
 
-        assert httpx.delete(f"{b.url}/v1/documents/uploads/zorblat.txt", timeout=60).status_code == 200
-        hits = httpx.post(f"{a.url}/v1/search", json={"query": "Zorblat Quenton"}, timeout=60).json()["passages"]
+        assert http.delete(f"{b.url}/v1/documents/uploads/zorblat.txt").status_code == 200
+        hits = http.post(f"{a.url}/v1/search", json={"query": "Zorblat Quenton"}).json()["passages"]
         assert all(h["doc_id"] != "uploads/zorblat.txt" for h in hits)
         text, cites = ask(a, "Who founded the Zorblat festival?")
         assert all(c["doc_id"] != "uploads/zorblat.txt" for c in cites)

@@ -25,7 +25,7 @@ def test_ui_is_served_at_slash_ui_next_to_the_api(tmp_path):
     server = CitewiseServer(data_dir, env={"CITEWISE_API_KEY": "k"}, args=["--ui"])
     try:
         assert httpx.get(f"{server.url}/ui/", timeout=60).status_code == 200
-        assert httpx.get(f"{server.url}/v1/models").status_code == 401  # the API keeps its key
+        assert httpx.get(f"{server.url}/v1/models", timeout=60).status_code == 401  # the API keeps its key
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page()

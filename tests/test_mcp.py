@@ -56,7 +56,9 @@ def test_mcp_tools_over_streamable_http(api_server):
 
 def test_mcp_endpoint_requires_the_api_key(api_server):
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
-    resp = httpx.post(f"{api_server.url}/mcp/", json=body, headers={"Accept": "application/json, text/event-stream"})
+    resp = httpx.post(
+        f"{api_server.url}/mcp/", json=body, headers={"Accept": "application/json, text/event-stream"}, timeout=60
+    )
     assert resp.status_code == 401
     assert "API key" in resp.json()["error"]["message"]
 
