@@ -71,7 +71,9 @@ class Assistant:
         indexer = Indexer(store, embedder, ChunkConfig(settings.chunk_size, settings.chunk_overlap))
         retriever = HybridRetriever(store, embedder, RetrievalConfig(top_k=settings.top_k))
         extractive = ExtractiveAnswerer(
-            embedder, ExtractiveConfig(min_score=settings.min_score, max_sentences=settings.max_answer_sentences)
+            embedder,
+            ExtractiveConfig(min_score=settings.min_score, max_sentences=settings.max_answer_sentences),
+            document_text=store.document_text,
         )
         modes: dict[str, Any] = {"extractive": ExtractiveMode(extractive)}
         return cls(settings, indexer, retriever, modes)

@@ -65,7 +65,7 @@ class Settings:
     top_k: int = field(default=4, metadata={"help": "Passages retrieved per question."})
     mode: Mode = field(default="extractive", metadata={"help": "Answer mode: extractive or generative."})
     min_score: float = field(
-        default=0.45,
+        default=0.40,
         metadata={"help": "Refusal threshold: best sentence score below this means 'not covered'."},
     )
     max_answer_sentences: int = field(default=3, metadata={"help": "Most sentences an extractive answer quotes."})

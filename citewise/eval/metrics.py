@@ -41,6 +41,7 @@ class CaseResult:
     answer_ok: bool | None = None  # None: not applicable (a case to refuse)
     citation_ok: bool | None = None
     support: float | None = None  # share of citations that support their sentence
+    relevance: float | None = None  # share of citations whose quote holds an expected fact or passage
     rank: int | None = None  # 1-based rank of the first relevant passage, None if absent
     similarity: float | None = None
     token_recall: float | None = None
@@ -105,15 +106,35 @@ def citation_support(answer: Answer) -> float | None:
     """
     quotes = {c.n: c.quote for c in answer.citations}
     checked = supported = 0
-    for sentence in re.split(r"(?<=[.!?\]])\s+", answer.text):
-        numbers = [int(n) for n in _MARKER.findall(sentence)]
-        terms = content_terms(strip_markers(sentence))
-        for n in numbers:
-            checked += 1
-            quote_terms = content_terms(quotes.get(n, ""))
-            if terms and len(terms & quote_terms) / len(terms) >= SUPPORT_MIN:
-                supported += 1
+    sentence = ""
+    for piece in re.split(r"(\[\d+\])", answer.text):
+        marker = re.fullmatch(r"\[(\d+)\]", piece)
+        if marker is None:
+            text = piece.strip().lstrip(".,;:!? ").strip()
+            sentence = text or sentence  # markers in a row share the sentence before them
+            continue
+        checked += 1
+        terms = content_terms(sentence)
+        quote_terms = content_terms(quotes.get(int(marker.group(1)), ""))
+        if terms and len(terms & quote_terms) / len(terms) >= SUPPORT_MIN:
+            supported += 1
     return supported / checked if checked else None
+
+
+def citation_relevance(case: EvalCase, citations: Sequence[Citation]) -> float | None:
+    """Share of citations whose quote holds an expected fact or a required passage (None: no citations).
+
+    The price of quoting runners-up: a quote that holds none of what was asked lowers it.
+    """
+    if not citations:
+        return None
+
+    def useful(c: Citation) -> bool:
+        return any(matches(p, c.quote) for p in case.expect.patterns()) or any(
+            s.passage and s.satisfied_by(c.doc_id, c.quote) for s in case.sources
+        )
+
+    return sum(1 for c in citations if useful(c)) / len(citations)
 
 
 def first_relevant(passages: Sequence[Retrieved], relevant: Callable[[Retrieved], bool]) -> int | None:
@@ -136,6 +157,7 @@ def score_fact_case(result: CaseResult) -> CaseResult:
     result.citation_ok = not answer.refused and not citation_problems
     result.why += answer_problems + citation_problems if not answer.refused else []
     result.support = citation_support(answer)
+    result.relevance = citation_relevance(case, answer.citations)
     result.rank = first_relevant(
         result.retrieved, lambda p: any(s.satisfied_by(p.doc_id, p.text) for s in case.sources)
     )
@@ -228,6 +250,7 @@ def summarize(results: Sequence[CaseResult], k: int) -> dict[str, float]:
         "answer_accuracy": _mean([r.answer_ok for r in answerable]),
         "citation_accuracy": _mean([r.citation_ok for r in answerable]),
         "citation_precision": _mean([r.support for r in answerable]),
+        "citation_relevance": _mean([r.relevance for r in answerable]),
         "hit_rate": _mean([r.rank is not None and r.rank <= k for r in answerable]),
         "mrr": _mean([1.0 / r.rank if r.rank else 0.0 for r in answerable]),
         "refusal_accuracy": _mean([r.refusal_ok for r in results]),
@@ -264,6 +287,7 @@ def as_row(result: CaseResult) -> dict[str, Any]:
         "answer_ok": result.answer_ok,
         "citation_ok": result.citation_ok,
         "citation_precision": result.support,
+        "citation_relevance": result.relevance,
         "rank": result.rank,
         "similarity": result.similarity,
         "token_recall": result.token_recall,

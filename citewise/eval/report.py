@@ -15,6 +15,7 @@ MAIN_METRICS = (
     "answer_accuracy",
     "citation_accuracy",
     "citation_precision",
+    "citation_relevance",
     "hit_rate",
     "mrr",
     "refusal_accuracy",
