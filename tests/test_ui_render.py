@@ -84,8 +84,7 @@ def test_unsupported_sentences_are_visibly_marked() -> None:
 def test_refusal_is_plain_and_has_no_sources() -> None:
     answer = Answer(text="The documents don't cover this question.", citations=[], refused=True)
     assert (
-        render.answer_markdown(answer, 0)
-        == '<span class="cw-refused">The documents don\'t cover this question.</span>'
+        render.answer_markdown(answer, 0) == '<span class="cw-refused">The documents don\'t cover this question.</span>'
     )
     assert "don't cover" in render.sources_html(answer, 0)
 

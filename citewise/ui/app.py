@@ -107,11 +107,11 @@ def _settings_panel(gr: Any, assistant: Any) -> dict[str, Any]:
     return {"mode": mode, "top_k": top_k, "scores": scores}
 
 
-def _chat_tab(gr: Any, assistant: Any, settings: dict[str, Any]) -> dict[str, Any]:
-    turns = gr.BrowserState([], storage_key="citewise-chat")
+def _chat_layout(gr: Any) -> dict[str, Any]:
+    parts: dict[str, Any] = {"turns": gr.BrowserState([], storage_key="citewise-chat")}
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            chatbot = gr.Chatbot(
+            parts["chatbot"] = gr.Chatbot(
                 label="Chat",
                 elem_id="cw-chat",
                 height=520,
@@ -120,20 +120,26 @@ def _chat_tab(gr: Any, assistant: Any, settings: dict[str, Any]) -> dict[str, An
                 placeholder="Ask a question about the documents.",
             )
             with gr.Row():
-                question = gr.Textbox(
+                parts["question"] = gr.Textbox(
                     placeholder="e.g. When did OpenAI launch Sora 2?",
                     show_label=False,
                     scale=5,
                     elem_id="cw-question",
                     max_lines=6,
                 )
-                ask = gr.Button("Ask", variant="primary", scale=1, elem_id="cw-ask")
-            new_chat = gr.Button("New chat", size="sm", elem_id="cw-new-chat")
+                parts["ask"] = gr.Button("Ask", variant="primary", scale=1, elem_id="cw-ask")
+            parts["new_chat"] = gr.Button("New chat", size="sm", elem_id="cw-new-chat")
         with gr.Column(scale=2):
             gr.Markdown("### Sources")
-            sources = gr.HTML(
+            parts["sources"] = gr.HTML(
                 render.sources_html(None, 0), css_template=SOURCES_CSS, js_on_load=SOURCES_JS, elem_id="cw-sources"
             )
+    return parts
+
+
+def _chat_tab(gr: Any, assistant: Any, settings: dict[str, Any]) -> dict[str, Any]:
+    parts = _chat_layout(gr)
+    turns, chatbot, question, sources = parts["turns"], parts["chatbot"], parts["question"], parts["sources"]
 
     def respond(q: str, kept: list[dict[str, Any]], mode: str, top_k: int, show: bool) -> Any:
         for step in actions.ask(assistant, q, kept, mode, top_k, show):
@@ -150,27 +156,29 @@ def _chat_tab(gr: Any, assistant: Any, settings: dict[str, Any]) -> dict[str, An
 
     ask_inputs = [question, turns, settings["mode"], settings["top_k"], settings["scores"]]
     ask_outputs = [chatbot, sources, turns, question]
-    ask.click(respond, ask_inputs, ask_outputs, show_progress="hidden")
+    parts["ask"].click(respond, ask_inputs, ask_outputs, show_progress="hidden")
     question.submit(respond, ask_inputs, ask_outputs, show_progress="hidden")
     chatbot.select(select, [turns, settings["scores"]], sources, show_progress="hidden")
-    new_chat.click(lambda: ([], [], render.sources_html(None, 0), ""), None, [chatbot, turns, sources, question])
+    parts["new_chat"].click(
+        lambda: ([], [], render.sources_html(None, 0), ""), None, [chatbot, turns, sources, question]
+    )
     settings["scores"].change(
         lambda kept, show: actions.sources_for(kept, len(kept or []) - 1, show), [turns, settings["scores"]], sources
     )
-    return {"turns": turns, "chatbot": chatbot, "sources": sources}
+    return parts
+
+
+def _documents_table(gr: Any, rows: list[list[Any]]) -> Any:
+    widths = ["26%", "42%", "8%", "8%", "16%"]
+    return gr.Dataframe(
+        value=rows, headers=render.DOCUMENT_COLUMNS, interactive=False, wrap=True, column_widths=widths,
+        elem_id="cw-docs", label="Indexed documents",
+    )  # fmt: skip
 
 
 def _documents_tab(gr: Any, assistant: Any) -> dict[str, Any]:
     rows, ids = actions.document_table(assistant)
-    table = gr.Dataframe(
-        value=rows,
-        headers=render.DOCUMENT_COLUMNS,
-        interactive=False,
-        wrap=True,
-        column_widths=["26%", "42%", "8%", "8%", "16%"],
-        elem_id="cw-docs",
-        label="Indexed documents",
-    )
+    table = _documents_table(gr, rows)
     limit = assistant.settings.max_upload_mb
     with gr.Row():
         with gr.Column():
