@@ -159,3 +159,46 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CitewiseSer
         yield server
     finally:
         server.stop()
+
+
+class ChromaServer:
+    """A real `chroma run` on 127.0.0.1 that a test can stop and start again on the same port and path."""
+
+    def __init__(self, folder: Path) -> None:
+        self.exe = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
+        assert self.exe, "the chroma CLI (from the chromadb package) is missing"
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = open(self.folder / "chroma.log", "a")  # noqa: SIM115 - the child keeps it open
+        self.proc = subprocess.Popen(
+            [self.exe, "run", "--host", "127.0.0.1", "--port", str(self.port), "--path", str(self.folder / "data")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        wait_for_port(self.port, proc=self.proc)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+
+@pytest.fixture
+def restartable_chroma(tmp_path: Path) -> Iterator[ChromaServer]:
+    """A Chroma server (started) that the test may stop and restart."""
+    server = ChromaServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

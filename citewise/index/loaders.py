@@ -242,13 +242,13 @@ def load_document(path: Path) -> LoadedDocument:
     except MemoryError:
         raise LoadError(_too_long(path.name, "too large to load")) from None
     if len(doc.text) > MAX_TEXT_CHARS:
-        raise LoadError(_too_long(path.name, f"{len(doc.text) / 1e6:.1f} million characters"))
+        raise LoadError(_too_long(path.name, f"{len(doc.text):,} characters"))
     return doc
 
 
 def _too_long(name: str, what: str) -> str:
     return (
-        f"{name}: document is {what}; the limit is {MAX_TEXT_CHARS // 1_000_000} million characters "
+        f"{name}: document is {what}; the limit is {MAX_TEXT_CHARS:,} characters "
         "of text per document, so split it into smaller files"
     )
 
