@@ -22,7 +22,14 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from citewise.index.store import StoreError
     from citewise.rag.chat import QuestionError
 
-    return (*USER_ERRORS, ModeError, QuestionError, StoreError, EmbeddingModelError)
+    errors: tuple[type[BaseException], ...] = (ModeError, QuestionError, StoreError, EmbeddingModelError)
+    try:
+        from citewise.rag.llm import LLMError
+
+        errors += (LLMError,)
+    except ImportError:  # llama-index LLM packages missing: the generative mode says so itself
+        pass
+    return (*USER_ERRORS, *errors)
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -79,7 +79,7 @@ class ScriptedLLM(CustomLLM):
 
 def source_with(prompt: str, needle: str) -> int:
     """The number the prompt gives the source holding ``needle`` (0 if none)."""
-    for m in re.finditer(r"^\[(\d+)\] .*?(?=^\[\d+\] |=== END)", prompt, re.S | re.M):
+    for m in re.finditer(r"^Source \[(\d+)\]:\n.*?(?=^Source \[|^=== END)", prompt, re.S | re.M):
         if needle in m.group(0):
             return int(m.group(1))
     return 0
@@ -137,7 +137,7 @@ def test_unsupported_sentence_is_flagged(corpus_assistant):
 def test_wrong_and_dangling_numbers_are_repaired(corpus_assistant):
     def script(prompt: str) -> str:
         right = source_with(prompt, LAUNCH)
-        wrong = next(n for n in range(1, 5) if n != right and f"[{n}] " in prompt)
+        wrong = next(n for n in range(1, 5) if n != right and f"Source [{n}]:" in prompt)
         kiuchi = source_with(prompt, "Minoru Kiuchi")
         return f"{LAUNCH} [{wrong}] CODA was created in 2002. [7] " + (
             f"Minoru Kiuchi is Japan's minister of state for intellectual property and AI strategy. [{kiuchi}]"

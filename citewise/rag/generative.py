@@ -75,8 +75,7 @@ def format_sources(passages: list[Passage], max_chars: int = 1500) -> str:
     """The numbered sources of the answer prompt (the data block's content)."""
     blocks = []
     for n, p in enumerate(passages, start=1):
-        title = re.sub(r"\s+", " ", p.chunk.title)
-        blocks.append(f"[{n}] {title}\n{_redact(p.chunk.text[:max_chars])}")
+        blocks.append(f"Source [{n}]:\n{_redact(p.chunk.text[:max_chars])}")
     return "\n\n".join(blocks)
 
 
@@ -108,6 +107,7 @@ class _Shown:
     best: dict[int, Support] = field(default_factory=dict)  # displayed number -> best support
     pending: list[SentenceCheck] = field(default_factory=list)  # unsupported, held until something is
     dropped: int = 0
+    seen: set[str] = field(default_factory=set)
 
     def add_supported(self, claim: Claim, support: Support) -> list[str]:
         assert support.source is not None
@@ -286,6 +286,9 @@ class GenerativeMode:
         timings["llm_tokens"] = float(tokens)
 
     def _show(self, claim: Claim, sources: SourceSentences, shown: _Shown) -> Iterator[str]:
+        if claim.text in shown.seen:  # small models repeat themselves
+            return
+        shown.seen.add(claim.text)
         support = self.checker.check([claim], sources)[0]
         if support.supported:
             yield from shown.add_supported(claim, support)
@@ -297,21 +300,30 @@ class GenerativeMode:
     def _fallback(
         self, question: str, query: str, passages: list[Passage], history: list[Message]
     ) -> Generator[StreamItem, None, Answer]:
-        """The extractive answer, labelled as a fallback; returns it (after yielding its text)."""
-        answer: Answer | None = None
-        for item in self.extractive.stream(question, query, passages, history):
-            if isinstance(item, Answer):
-                answer = item
-            else:
-                yield item
-        assert answer is not None
-        answer.mode = self.name
-        answer.note = FALLBACK_NOTE
-        answer.timings.pop("answer", None)
-        answer.sentences = [
-            SentenceCheck(f"{c.quote} [{c.n}]", [c.n], True, c.quote, round(c.score, 4)) for c in answer.citations
+        """The extractive answer (minus instruction-like sentences), labelled as a fallback."""
+        answerer = self.extractive.answerer
+        ranked = answerer.score(question, query, answerer.candidates(passages))
+        chosen = answerer.select([s for s in ranked if not is_instruction(s.text)])
+        if not chosen:
+            answer = refusal(self.name, query)
+            answer.sentences = []
+            yield answer.text
+            return answer
+        parts, citations = answerer.cite(chosen)
+        for i, part in enumerate(parts):
+            yield part if i == 0 else " " + part
+        checks = [
+            SentenceCheck(p, [c.n], True, c.quote, round(c.score, 4)) for p, c in zip(parts, citations, strict=True)
         ]
-        return answer
+        return Answer(
+            text=" ".join(parts),
+            citations=citations,
+            refused=False,
+            mode=self.name,
+            sentences=checks,
+            query=query,
+            note=FALLBACK_NOTE,
+        )
 
     def _note(self, shown: _Shown) -> str:
         flagged = sum(not c.supported for c in shown.checks)

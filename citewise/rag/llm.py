@@ -8,6 +8,7 @@ here downloads anything: a GGUF file must exist on disk (the default one ships i
 from __future__ import annotations
 
 import importlib.util
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,6 +80,10 @@ def _load_llama(path: str, n_ctx: int, threads: int) -> Any:
         if key not in _LOADED:
             if not Path(path).is_file():
                 raise LLMError(f"GGUF model file {path} does not exist; set CITEWISE_LLM_GGUF to a .gguf file")
+            # llama.cpp is built with OpenMP, whose idle threads spin by default: on a shared
+            # 2-core machine that made generation 10-40x slower (measured). Must be set before
+            # libgomp loads, i.e. before the first import of llama_cpp.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             try:
                 from llama_cpp import Llama
             except ImportError:
