@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import httpx
 import openai
 import pytest
-from conftest import CORPUS, CitewiseServer
+from conftest import CORPUS, CitewiseServer, free_port, wait_for_port
 
 pytestmark = pytest.mark.slow
 
@@ -52,3 +57,36 @@ def test_two_api_processes_share_one_chroma_server(chroma_server, tmp_path):
     finally:
         a.stop()
         b.stop()
+
+
+def _chroma(port: int, folder) -> subprocess.Popen:
+    exe = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
+    proc = subprocess.Popen(
+        [str(exe), "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port, proc=proc)
+    return proc
+
+
+def test_store_outage_is_a_503_and_the_api_recovers(tmp_path):
+    port = free_port()
+    chroma = _chroma(port, tmp_path / "chroma")
+    server = CitewiseServer(tmp_path / "data", env={"CITEWISE_CHROMA_URL": f"http://127.0.0.1:{port}"})
+    http = httpx.Client(timeout=180)
+    body = {"model": "citewise", "messages": [{"role": "user", "content": "When did OpenAI launch Sora 2?"}]}
+    try:
+        assert http.get(f"{server.url}/healthz").status_code == 200
+        chroma.terminate()
+        chroma.wait(15)
+        for resp in (http.get(f"{server.url}/healthz"), http.post(f"{server.url}/v1/chat/completions", json=body)):
+            assert resp.status_code == 503
+            assert "Chroma" in resp.json()["error"]["message"] and "\n" not in resp.json()["error"]["message"]
+        chroma = _chroma(port, tmp_path / "chroma")
+        assert http.get(f"{server.url}/healthz").status_code == 200  # reconnects, no restart
+        assert http.post(f"{server.url}/v1/chat/completions", json=body).json()["refused"] is True  # empty index
+    finally:
+        server.stop()
+        chroma.terminate()
+        chroma.wait(15)
