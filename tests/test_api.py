@@ -224,3 +224,20 @@ def test_parallel_requests_share_one_assistant(client, http):
     for q, text in answers:
         assert text == expected[q].choices[0].message.content
     assert statuses == [200] * len(questions)
+
+
+def test_serve_help_and_import_stay_light():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, citewise.api, citewise.mcp_tools\n"
+        "heavy = [m for m in ('fastapi', 'mcp', 'torch', 'gradio', 'llama_cpp', 'uvicorn') if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+    helped = subprocess.run(
+        [sys.executable, "-m", "citewise.cli", "serve", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert helped.returncode == 0 and "--mcp-stdio" in helped.stdout and "/ui" in helped.stdout
