@@ -81,7 +81,7 @@ class Indexer:
         config: ChunkConfig,
         *,
         batch_chunks: int = 128,
-        batch_docs: int = 32,
+        batch_docs: int = 64,
     ) -> None:
         self.store = store
         self.embedder = embedder

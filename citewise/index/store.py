@@ -273,15 +273,15 @@ class ChromaStore:
             return
         if len({r.doc_id for r, _ in docs}) != len(docs):
             raise ValueError("commit_documents got the same document twice")
-        self._call(
+        revision: dict[str, Any] = {"token": uuid.uuid4().hex, "kind": "revision"}
+        self._call(  # the records and the new revision token in one write
             "commit documents",
             self.docs.upsert,
-            ids=[r.doc_id for r, _ in docs],
-            embeddings=[_DUMMY] * len(docs),
-            metadatas=[_doc_meta(r) for r, _ in docs],
-            documents=[text for _, text in docs],
+            ids=[r.doc_id for r, _ in docs] + [REVISION_ID],
+            embeddings=[_DUMMY] * (len(docs) + 1),
+            metadatas=[_doc_meta(r) for r, _ in docs] + [revision],
+            documents=[text for _, text in docs] + [""],
         )
-        self._bump_revision()
         stale = [{"$and": [{"doc_id": r.doc_id}, {"doc_hash": {"$ne": r.doc_hash}}]} for r, _ in docs]
         for i in range(0, len(stale), 50):
             part = stale[i : i + 50]
