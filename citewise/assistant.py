@@ -104,12 +104,14 @@ class Assistant:
         doc_id, path = store_upload(self.settings.data_dir, filename, data, limits)
         previous = self.store.documents().get(doc_id)
         report = self.ingest([path], progress=progress, doc_ids={path: doc_id})
-        if report.ok and previous is not None and previous.source != str(path):
-            self._delete_upload_file(previous.source)
-        elif not report.ok:
+        if not report.ok:
             path.unlink(missing_ok=True)
             name = doc_id.split("/", 1)[1]  # reasons name the file the user sent, not its stored name
             report.failed = [(doc_id, reason.replace(path.name, name)) for _, reason in report.failed]
+        elif doc_id in report.unchanged:
+            path.unlink(missing_ok=True)  # the same bytes are already stored and indexed
+        elif previous is not None and previous.source != str(path):
+            self._delete_upload_file(previous.source)
         return report
 
     def _delete_upload_file(self, source: str) -> None:

@@ -163,6 +163,9 @@ def test_upload_is_stored_under_a_generated_name(make_assistant, tmp_path):
     (doc,) = a.documents()
     stored = Path(doc.source)
     assert stored.parent == (tmp_path / "data" / "uploads") and stored.name != "zephyr.txt"
+    again = a.upload("zephyr.txt", b"The Zephyr project was started in 1999 in Oslo.\n")
+    assert again.unchanged == ["uploads/zephyr.txt"]
+    assert stored.exists() and [p.name for p in stored.parent.iterdir()] == [stored.name]  # no orphan copy
     a.upload("zephyr.txt", b"The Zephyr project was started in 2001 in Bergen.\n")
     assert not stored.exists()  # the replaced version's file is gone
     assert "2001" in a.ask("When was the Zephyr project started?").text
