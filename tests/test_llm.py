@@ -157,3 +157,28 @@ def test_unreachable_server_is_one_clear_error(make_assistant):
     message = str(err.value)
     assert "\n" not in message and "127.0.0.1" in message and "CITEWISE_LLM_URL" in message
     assert a.documents(), "nothing indexed is lost"
+
+
+@pytest.mark.llm
+def test_concurrent_streams_share_one_model_safely():
+    """Two threads (say the UI and the HTTP API) stream from the one loaded llama.cpp model."""
+    llm = build_llm(LLMConfig(max_tokens=12))
+    message = [ChatMessage(role=MessageRole.USER, content="Say hello.")]
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            responses = list(llm.stream_chat(message))
+            results.append(responses[-1].message.content if responses else "")
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    assert len(results) == 2 and all(r.strip() for r in results)
+    assert not llm.run_lock.locked()

@@ -34,6 +34,9 @@ BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Loaded llama.cpp models, shared by every LLM object in the process: (path, n_ctx) -> Llama
 _LOADED: dict[tuple[str, int], Any] = {}
 _LOAD_LOCK = threading.Lock()
+# A llama.cpp context is not thread-safe: one generation at a time per loaded model, whoever
+# asks (the UI, the HTTP API and MCP can share one process).
+_RUN_LOCKS: dict[str, threading.Lock] = {}
 
 
 class LLMError(RuntimeError):
@@ -130,6 +133,12 @@ class GGUFLLM(CustomLLM):
         )
 
     @property
+    def run_lock(self) -> threading.Lock:
+        """Held while the shared llama.cpp model generates."""
+        with _LOAD_LOCK:
+            return _RUN_LOCKS.setdefault(self.model_path, threading.Lock())
+
+    @property
     def model(self) -> Any:
         """The loaded ``llama_cpp.Llama``."""
         if self._model is None:
@@ -144,39 +153,45 @@ class GGUFLLM(CustomLLM):
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        out = self.model.create_chat_completion(_messages(messages), **self._params(kwargs))
+        model = self.model
+        with self.run_lock:
+            out = model.create_chat_completion(_messages(messages), **self._params(kwargs))
         text = out["choices"][0]["message"].get("content") or ""
         return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), raw=out)
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        chunks = self.model.create_chat_completion(_messages(messages), stream=True, **self._params(kwargs))
+        model, params = self.model, self._params(kwargs)
 
         def gen() -> ChatResponseGen:
             text = ""
-            for chunk in chunks:
-                delta = chunk["choices"][0]["delta"].get("content") or ""
-                if delta:
-                    text += delta
-                    yield ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=delta)
+            with self.run_lock:
+                for chunk in model.create_chat_completion(_messages(messages), stream=True, **params):
+                    delta = chunk["choices"][0]["delta"].get("content") or ""
+                    if delta:
+                        text += delta
+                        yield ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=delta)
 
         return gen()
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        out = self.model.create_completion(prompt, **self._params(kwargs))
+        model = self.model
+        with self.run_lock:
+            out = model.create_completion(prompt, **self._params(kwargs))
         return CompletionResponse(text=out["choices"][0]["text"], raw=out)
 
     @llm_completion_callback()
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
-        chunks = self.model.create_completion(prompt, stream=True, **self._params(kwargs))
+        model, params = self.model, self._params(kwargs)
 
         def gen() -> CompletionResponseGen:
             text = ""
-            for chunk in chunks:
-                delta = chunk["choices"][0]["text"]
-                text += delta
-                yield CompletionResponse(text=text, delta=delta)
+            with self.run_lock:
+                for chunk in model.create_completion(prompt, stream=True, **params):
+                    delta = chunk["choices"][0]["text"]
+                    text += delta
+                    yield CompletionResponse(text=text, delta=delta)
 
         return gen()
 
