@@ -177,3 +177,20 @@ def test_cli_damaged_index_says_reindex_and_reindex_recovers(tmp_path):
     out = _cli(["--data-dir", str(data), "docs", "--json"], tmp_path)
     assert out.returncode == 0, out.stderr
     assert "techtimes-coda-sora2.md" in out.stdout and "coda-written-request-openai.md" in out.stdout
+
+
+def test_damaged_records_are_one_line_naming_reindex(make_assistant):
+    a = make_assistant()
+    assert a.ingest([CORPUS]).ok
+    (doc,) = [d for d in a.documents() if d.doc_id == "techtimes-coda-sora2.md"]
+    a.store.docs.update(ids=[doc.doc_id], metadatas=[{"chunks": "many", "meta": "{not json"}])
+    with pytest.raises(StoreError, match="damaged document record") as err:
+        a.documents()
+    assert "citewise reindex" in str(err.value) and "\n" not in str(err.value)
+    a.store.docs.update(ids=[doc.doc_id], metadatas=[{"chunks": doc.chunks, "meta": "{}"}])
+    assert len(a.documents()) == 2  # repaired by hand: readable again
+    (chunk_id, *_) = a.store.chunks.get(where={"doc_id": doc.doc_id})["ids"]
+    a.store.chunks.update(ids=[chunk_id], metadatas=[{"start": "here", "page_breaks": "[oops"}])
+    with pytest.raises(StoreError, match="damaged chunk record") as err:
+        list(a.store.all_chunks())
+    assert "citewise reindex" in str(err.value)

@@ -21,7 +21,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 REVISION_ID = "__revision__"
 _DUMMY = [1.0]  # the registry needs no vector search; Chroma still wants an embedding
@@ -80,68 +79,6 @@ class StoreConfig:
     collection: str = "citewise"
 
 
-def _open_client(config: StoreConfig) -> Any:
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    if config.chroma_url:
-        url = urlparse(config.chroma_url if "://" in config.chroma_url else f"http://{config.chroma_url}")
-        if not url.hostname:
-            raise StoreError(f"CITEWISE_CHROMA_URL={config.chroma_url!r} is not a URL like http://127.0.0.1:8000")
-        try:
-            client = chromadb.HttpClient(
-                host=url.hostname,
-                port=url.port or (443 if url.scheme == "https" else 8000),
-                ssl=url.scheme == "https",
-                settings=chroma_settings,
-            )
-            client.heartbeat()
-        except Exception as exc:
-            raise StoreError(f"cannot reach the Chroma server at {config.chroma_url}: {_reason(exc)}") from None
-        return client
-    folder = config.data_dir / "chroma"
-    if config.data_dir.exists() and not config.data_dir.is_dir():
-        raise StoreError(
-            f"the data folder {config.data_dir} is a file, not a folder; point --data-dir or CITEWISE_DATA_DIR "
-            "at a folder"
-        )
-    _check_foreign(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(folder), settings=chroma_settings)
-    except Exception as exc:
-        raise StoreError(
-            f"the index in {folder} cannot be opened ({_reason(exc)}); rebuild it with `citewise reindex`"
-        ) from None
-
-
-def _check_foreign(folder: Path) -> None:
-    """Refuse a database Chroma did not write (so we never add tables to another app's file)."""
-    import sqlite3
-
-    db = folder / "chroma.sqlite3"
-    if not db.is_file() or db.stat().st_size == 0:
-        return
-    try:
-        with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as conn:
-            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    except sqlite3.Error as exc:
-        raise StoreError(
-            f"the index in {folder} is damaged ({_reason(exc)}); rebuild it with `citewise reindex`"
-        ) from None
-    if tables and not {"collections", "segments"} <= tables:
-        raise StoreError(
-            f"{db} is not a citewise index (another application's database?); use another --data-dir, "
-            "or run `citewise reindex` to move it aside and build a new index"
-        )
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]
-
-
 class ChromaStore:
     """Chunks and the document registry in Chroma (embedded on disk, or a server)."""
 
@@ -153,10 +90,12 @@ class ChromaStore:
         self._lock = threading.RLock()
 
     def _open(self) -> None:
+        from citewise.index.connect import open_client, reason
+
         with self._lock:
             if self._client is not None:
                 return
-            client = _open_client(self.config)
+            client = open_client(self.config)
             try:
                 chunks = client.get_or_create_collection(
                     f"{self.config.collection}_chunks",
@@ -166,7 +105,7 @@ class ChromaStore:
                 docs = client.get_or_create_collection(f"{self.config.collection}_docs", embedding_function=None)
             except Exception as exc:
                 raise StoreError(
-                    f"the Chroma collections for {self.config.collection!r} cannot be opened ({_reason(exc)}); "
+                    f"the Chroma collections for {self.config.collection!r} cannot be opened ({reason(exc)}); "
                     "rebuild them with `citewise reindex`"
                 ) from None
             self._client, self._chunks, self._docs = client, chunks, docs
@@ -191,9 +130,21 @@ class ChromaStore:
         except Exception as exc:
             where = self.config.chroma_url or str(self.config.data_dir / "chroma")
             if self.config.chroma_url:
-                # a server that went away: drop the client so the next call reconnects
-                self._client = self._chunks = self._docs = None
-            raise StoreError(f"Chroma failed to {what} ({where}): {_reason(exc)}") from None
+                with self._lock:  # a server that went away: drop the client so the next call reconnects
+                    self._client = self._chunks = self._docs = None
+            from citewise.index.connect import reason
+
+            raise StoreError(f"Chroma failed to {what} ({where}): {reason(exc)}") from None
+
+    def _damaged(self, what: str) -> StoreError:
+        where = self.config.chroma_url or str(self.config.data_dir / "chroma")
+        return StoreError(f"the index at {where} holds {what}; rebuild it with `citewise reindex`")
+
+    def _chunk(self, cid: str, text: str, meta: dict[str, Any]) -> ChunkRecord:
+        try:
+            return _chunk_from(cid, text, meta)
+        except (KeyError, ValueError, TypeError):
+            raise self._damaged(f"a damaged chunk record ({cid!r})") from None
 
     # ---- registry -------------------------------------------------------------------
     def revision(self) -> str:
@@ -219,16 +170,19 @@ class ChromaStore:
         for rid, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
             if rid == REVISION_ID or not meta:
                 continue
-            out[rid] = DocRecord(
-                doc_id=rid,
-                doc_hash=str(meta.get("doc_hash", "")),
-                title=str(meta.get("title", "")),
-                source=str(meta.get("source", "")),
-                kind=str(meta.get("kind", "")),
-                chunks=int(meta.get("chunks", 0)),
-                indexed_at=str(meta.get("indexed_at", "")),
-                meta=json.loads(str(meta.get("meta", "{}"))),
-            )
+            try:
+                out[rid] = DocRecord(
+                    doc_id=rid,
+                    doc_hash=str(meta.get("doc_hash", "")),
+                    title=str(meta.get("title", "")),
+                    source=str(meta.get("source", "")),
+                    kind=str(meta.get("kind", "")),
+                    chunks=int(meta.get("chunks", 0)),
+                    indexed_at=str(meta.get("indexed_at", "")),
+                    meta=dict(json.loads(str(meta.get("meta", "{}")))),
+                )
+            except (ValueError, TypeError):
+                raise self._damaged(f"a damaged document record ({rid!r})") from None
         return out
 
     def document_text(self, doc_id: str) -> str | None:
@@ -330,7 +284,7 @@ class ChromaStore:
         for cid, text, meta, dist in zip(
             got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=False
         ):
-            out.append((_chunk_from(cid, text, meta), 1.0 - float(dist)))
+            out.append((self._chunk(cid, text, meta), 1.0 - float(dist)))
         return out
 
     def all_chunks(self, page_size: int = 5000) -> Iterable[ChunkRecord]:
@@ -343,7 +297,7 @@ class ChromaStore:
             if not got["ids"]:
                 return
             for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=False):
-                yield _chunk_from(cid, text, meta)
+                yield self._chunk(cid, text, meta)
             offset += len(got["ids"])
 
     def count_chunks(self) -> int:
@@ -358,7 +312,9 @@ class ChromaStore:
 
     def reset(self) -> None:
         """Delete both collections (used by ``citewise reindex``)."""
-        client = _open_client(self.config)
+        from citewise.index.connect import open_client
+
+        client = open_client(self.config)
         for name in (f"{self.config.collection}_chunks", f"{self.config.collection}_docs"):
             with contextlib.suppress(Exception):  # absent already
                 client.delete_collection(name)
