@@ -53,5 +53,9 @@ bench: setup
 bench-smoke: setup
 	$(PY) -m bench.run --smoke --out $${TMPDIR:-/tmp}/citewise-bench-smoke
 
+# the seed suite, extractive mode: table on the terminal, reports in eval-report/ (EVAL_ARGS: more flags)
+eval: setup
+	$(VENV)/bin/citewise eval --json eval-report/eval.json --html eval-report/eval.html $(EVAL_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

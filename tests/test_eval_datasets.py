@@ -136,3 +136,12 @@ def test_matching_ignores_case_quotes_and_white_space():
 
 def test_seed_yaml_is_package_data():
     assert (Path(__file__).parent.parent / "citewise" / "eval" / "datasets" / "seed_facts.yaml").is_file()
+
+
+def test_a_limited_run_spreads_over_the_suite(seed):
+    from citewise.eval.runner import spread
+
+    picked = spread(seed.cases, 16)
+    assert len(picked) == 16 and len({c.id for c in picked}) == 16
+    assert any(c.refuse for c in picked) and any(c.history for c in picked)
+    assert spread(seed.cases, None) == seed.cases and spread(seed.cases, 1000) == seed.cases

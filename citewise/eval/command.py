@@ -55,7 +55,7 @@ def _progress() -> tuple[Any, Any]:
 @click.option("--min-citation-accuracy", type=float, help="Exit 1 if citation accuracy is below this.")
 @click.option("--min-hit-rate", type=float, help="Exit 1 if hit@k is below this.")
 @click.option("--min-refusal-accuracy", type=float, help="Exit 1 if refusal accuracy is below this.")
-@click.option("--limit", type=int, help="Evaluate only the first N cases.")
+@click.option("--limit", type=int, help="Evaluate only N cases, spread evenly over the dataset.")
 @click.option("--judge", is_flag=True, help="Also run LlamaIndex's LLM judges (slow; uses the generative LLM).")
 @click.pass_context
 def eval_command(

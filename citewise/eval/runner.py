@@ -102,6 +102,14 @@ def ask_case(assistant: Assistant, case: Any, mode: str, top_k: int) -> CaseResu
     return CaseResult(case=case, answer=answer, retrieved=retrieved, latency_ms=latency)
 
 
+def spread(cases: list[Any], limit: int | None) -> list[Any]:
+    """``limit`` cases picked evenly from ``cases`` (all of them when ``limit`` is None or larger)."""
+    if not limit or limit >= len(cases):
+        return list(cases)
+    step = len(cases) / limit
+    return [cases[int(i * step)] for i in range(limit)]
+
+
 def run_eval(
     assistant: Assistant,
     dataset: str | Path | EvalDataset = "seed",
@@ -120,7 +128,8 @@ def run_eval(
             or an already loaded :class:`EvalDataset`.
         mode: ``extractive`` or ``generative``.
         progress: called as ``progress(done, total, case_id)`` after each case.
-        limit: evaluate only the first ``limit`` cases.
+        limit: evaluate only ``limit`` cases, spread evenly over the dataset (so a short
+            run still holds refusals and follow-ups).
         judge: also score answers with LlamaIndex's faithfulness and correctness
             evaluators, using the generative mode's LLM (slow; never needed for CI).
 
@@ -137,7 +146,7 @@ def run_eval(
     t0 = time.perf_counter()
     evaluator = eval_assistant(assistant, data)
     evaluator.mode(mode)  # fail fast on an unavailable mode
-    cases = data.cases[:limit] if limit else data.cases
+    cases = spread(data.cases, limit)
     top_k = evaluator.settings.top_k
     judge_fn = _judge(evaluator) if judge else None
     results: list[CaseResult] = []
