@@ -29,11 +29,15 @@ def judge_answer(llm: Any, result: CaseResult) -> dict[str, float]:
     if result.answer.refused:
         return out
     contexts = [c.quote for c in result.answer.citations] or [r.text for r in result.retrieved[:4]]
-    faith = FaithfulnessEvaluator(llm=llm).evaluate(query=result.case.question, response=answer, contexts=contexts)
+    question = result.case.question
+    faith = FaithfulnessEvaluator(llm=llm).evaluate(query=question, response=answer, contexts=contexts)
     if faith.passing is not None and not faith.invalid_result:
         out["faithfulness"] = 1.0 if faith.passing else 0.0
     reference = result.case.reference_answer or "; ".join(result.case.expect.patterns())
-    correct = CorrectnessEvaluator(llm=llm).evaluate(query=result.case.question, response=answer, reference=reference)
+    try:
+        correct = CorrectnessEvaluator(llm=llm).evaluate(query=question, response=answer, reference=reference)
+    except (ValueError, TypeError):  # LlamaIndex's parser raises on a verdict without "score\nreason"
+        return out
     if correct.score is not None and not math.isnan(correct.score):
         out["correctness"] = float(correct.score)
     return out
