@@ -102,8 +102,12 @@ class Assistant:
 
         limits = UploadLimits(max_bytes=self.settings.max_upload_mb * 1024 * 1024)
         doc_id, path = store_upload(self.settings.data_dir, filename, data, limits)
-        previous = self.store.documents().get(doc_id)
-        report = self.ingest([path], progress=progress, doc_ids={path: doc_id})
+        try:
+            previous = self.store.documents().get(doc_id)
+            report = self.ingest([path], progress=progress, doc_ids={path: doc_id})
+        except BaseException:
+            path.unlink(missing_ok=True)  # the store failed: leave no file that no document owns
+            raise
         if not report.ok:
             path.unlink(missing_ok=True)
             name = doc_id.split("/", 1)[1]  # reasons name the file the user sent, not its stored name

@@ -111,11 +111,19 @@ def test_chroma_server_that_goes_away_fails_in_one_line_and_recovers(make_assist
     assert a.ingest([CORPUS]).ok
     assert "September 30, 2025" in a.ask("When did OpenAI launch Sora 2?").text
     restartable_chroma.stop()
-    for call in (lambda: a.ask("When did OpenAI launch Sora 2?"), a.documents, lambda: a.ingest([CORPUS])):
+    calls = [
+        lambda: a.ask("When did OpenAI launch Sora 2?"),
+        a.documents,
+        lambda: a.ingest([CORPUS]),
+        lambda: a.upload("notes.txt", b"Notes taken while the store was down.\n"),
+    ]
+    for call in calls:
         with pytest.raises(StoreError) as err:
             call()
         message = str(err.value)
         assert "\n" not in message and restartable_chroma.url in message
+    uploads = a.settings.data_dir / "uploads"
+    assert not uploads.exists() or list(uploads.iterdir()) == []  # the failed upload left no file behind
     restartable_chroma.start()  # same port, same data: the same Assistant works again
     assert "September 30, 2025" in a.ask("When did OpenAI launch Sora 2?").text
     assert len(a.documents()) == 2
