@@ -13,6 +13,7 @@ from citewise.index.chunking import sentence_spans
 from citewise.index.embed import SentenceEmbedder
 from citewise.index.store import ChunkRecord
 from citewise.rag.citations import Citation
+from citewise.rag.injection import is_instruction
 from citewise.rag.retrieve import Passage
 
 _STOPWORD_TEXT = (
@@ -190,7 +191,8 @@ class ExtractiveAnswerer:
                 if key in seen:
                     continue
                 seen.add(key)
-                if len(content_terms(text)) >= 2:
+                # a sentence addressing the assistant is a prompt injection: never quoted as an answer
+                if len(content_terms(text)) >= 2 and not is_instruction(text):
                     out.append(ScoredSentence(passage=p, start=start, end=end, text=text))
         return out
 

@@ -303,7 +303,7 @@ class GenerativeMode:
         """The extractive answer (minus instruction-like sentences), labelled as a fallback."""
         answerer = self.extractive.answerer
         ranked = answerer.score(question, query, answerer.candidates(passages))
-        chosen = answerer.select([s for s in ranked if not is_instruction(s.text)])
+        chosen = answerer.select(ranked)  # candidates() already leaves injected sentences out
         if not chosen:
             answer = refusal(self.name, query)
             answer.sentences = []

@@ -14,25 +14,13 @@ from dataclasses import dataclass, field
 from citewise.index.chunking import sentence_spans
 from citewise.index.embed import SentenceEmbedder
 from citewise.rag.extractive import ScoredSentence, content_terms
+from citewise.rag.injection import is_instruction
 from citewise.rag.retrieve import Passage
 
 # [1] [1, 2] [1; 3] as written by LLMs; numbers are 1-based source numbers
 MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
 _LEADING_MARKERS = re.compile(r"^(?:\s*\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\])+")
 _NUMBER = re.compile(r"\d+")
-# Sentences of a document that address the assistant: never used as support, never shown to the LLM.
-_INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b[^.\n]{0,60}\b(instructions?|prompts?|rules|guidelines|above)\b"
-    r"|\bsystem prompt\b|\byou are now\b"
-    r"|\b(ai|assistants?|chatbots?|language models?|llms?)\b[^.\n]{0,40}\b(must|should|shall)\s+(now\s+)?"
-    r"(say|state|answer|reply|respond|print|reveal|write|ignore)\b",
-    re.I,
-)
-
-
-def is_instruction(text: str) -> bool:
-    """True for document text that tries to instruct the assistant (a prompt injection)."""
-    return bool(_INSTRUCTION.search(text))
 
 
 @dataclass
