@@ -66,6 +66,30 @@ def test_serve_and_ui_default_to_loopback():
         assert host.default == "127.0.0.1"
 
 
+def test_serve_warns_when_exposed_without_a_key(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEWISE_")}
+    env["CITEWISE_DATA_DIR"] = str(tmp_path / "data")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "citewise.cli", "serve", "--host", "0.0.0.0", "--port", str(free_port()), "--no-ui"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        first = proc.stderr.readline() if proc.stderr else ""
+    finally:
+        proc.kill()
+        proc.wait(30)
+    assert first.startswith("citewise: warning: serving on 0.0.0.0 without CITEWISE_API_KEY"), first
+
+
 def test_api_refuses_requests_without_the_key(api_server):
     routes = [("GET", "/v1/documents"), ("POST", "/v1/chat/completions"), ("POST", "/v1/search")]
     with httpx.Client(base_url=api_server.url, timeout=60) as client:

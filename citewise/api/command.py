@@ -35,6 +35,11 @@ def serve(
 
     from citewise.api.app import create_app
 
+    if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
+        click.echo(
+            f"citewise: warning: serving on {host} without CITEWISE_API_KEY; anyone on the network can use it",
+            err=True,
+        )
     assistant.embedder.embed(["warm up"])  # load the model before the first request
     app = create_app(assistant, ui=ui, mcp=mcp, host=host)
     click.echo(f"citewise API on http://{host}:{port}/v1 (docs at /docs)", err=True)
