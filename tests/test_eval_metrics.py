@@ -107,6 +107,7 @@ def test_summary_counts_refusals_and_accuracies():
     assert m["refusal_recall"] == 0.5
     assert m["hit_rate"] == 1.0 and m["mrr"] == 0.5
     assert m["pass_rate"] == 0.5
+    assert m["citation_relevance"] == 0.5  # the wrong answer's quote holds nothing asked for
     assert m["latency_p50_ms"] == 10.0
 
 

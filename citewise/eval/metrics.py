@@ -250,7 +250,6 @@ def summarize(results: Sequence[CaseResult], k: int) -> dict[str, float]:
         "answer_accuracy": _mean([r.answer_ok for r in answerable]),
         "citation_accuracy": _mean([r.citation_ok for r in answerable]),
         "citation_precision": _mean([r.support for r in answerable]),
-        "citation_relevance": _mean([r.relevance for r in answerable]),
         "hit_rate": _mean([r.rank is not None and r.rank <= k for r in answerable]),
         "mrr": _mean([1.0 / r.rank if r.rank else 0.0 for r in answerable]),
         "refusal_accuracy": _mean([r.refusal_ok for r in results]),
@@ -260,6 +259,8 @@ def summarize(results: Sequence[CaseResult], k: int) -> dict[str, float]:
         "latency_p50_ms": percentile(latencies, 0.5),
         "latency_p95_ms": percentile(latencies, 0.95),
     }
+    if any(r.relevance is not None for r in answerable):
+        metrics["citation_relevance"] = _mean([r.relevance for r in answerable])
     if any(r.case.reference_answer for r in results):
         metrics["context_hit_rate"] = metrics["hit_rate"]
         metrics["answer_similarity"] = _mean([r.similarity for r in answerable])
