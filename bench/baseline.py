@@ -1,6 +1,6 @@
 """The obvious alternative: plain LlamaIndex over the same model and Chroma.
 
-``VectorStoreIndex.from_documents`` with ``HuggingFaceEmbedding`` (the bundled
+``VectorStoreIndex.from_documents`` (over the same extracted text) with ``HuggingFaceEmbedding`` (the bundled
 all-MiniLM-L6-v2 folder, sentence-transformers on torch, its default batch of 10) into a
 ``ChromaVectorStore`` on disk, then ``as_retriever``. ``chunk_size=None`` keeps
 LlamaIndex's defaults (1024-token chunks, 20 overlap, tiktoken counting).
@@ -38,18 +38,11 @@ class Baseline:
         """Read ``paths`` with SimpleDirectoryReader and build the index; returns chunks."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
-        from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
+        from llama_index.core import StorageContext, VectorStoreIndex
         from llama_index.core.node_parser import SentenceSplitter
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        documents = []
-        for path in paths:
-            reader = (
-                SimpleDirectoryReader(input_dir=str(path), recursive=True)
-                if path.is_dir()
-                else SimpleDirectoryReader(input_files=[str(path)])
-            )
-            documents += reader.load_data()
+        documents = _documents(paths)
         client = chromadb.PersistentClient(
             path=str(self.folder / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
         )
@@ -69,3 +62,18 @@ class Baseline:
         """Texts of the ``top_k`` nearest chunks."""
         retriever = self.index.as_retriever(similarity_top_k=top_k)
         return [n.node.get_content() for n in retriever.retrieve(query)]
+
+
+def _documents(paths: list[Path]) -> list[Any]:
+    """The same text citewise indexes, as LlamaIndex Documents (file name as the only metadata).
+
+    SimpleDirectoryReader is not used: without llama-index-readers-file it reads a PDF's
+    raw bytes, and its many metadata fields shrink 128-token chunks to a few dozen tokens;
+    either would make the comparison about something other than the pipeline.
+    """
+    from llama_index.core import Document
+
+    from citewise.index.loaders import find_files, load_document
+
+    files, _ = find_files(paths)
+    return [Document(text=load_document(p).text, metadata={"file_name": p.name}) for p, _root in files]

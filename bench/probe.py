@@ -11,6 +11,17 @@ import sys
 from pathlib import Path
 
 
+def _vm_hwm_kb() -> int:
+    """This process's own peak RSS (ru_maxrss can carry the parent's peak across fork/exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def main() -> None:
     """Answer over the index in DATA_DIR, then report peak resident memory."""
     from citewise import Assistant
@@ -23,7 +34,7 @@ def main() -> None:
     if with_llm:
         answer = assistant.ask("When did OpenAI launch Sora 2?", mode="generative")
         mode = answer.mode
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kb = _vm_hwm_kb() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"peak_rss_mb": round(peak_kb / 1024, 1), "llm_loaded": with_llm, "mode": mode}))
 
 

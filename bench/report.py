@@ -59,7 +59,8 @@ def write_markdown(r: dict[str, Any], path: Path) -> None:
         "ours and the baseline ran alternately in the same process, so ratios are fairer than absolutes).",
         "",
         f"Ours: embed_backend={r['ours']['embed_backend']}, chunk_size={r['ours']['chunk_size']}, "
-        f"top_k={r['ours']['top_k']}. Produced by `make bench` (`python -m bench.run`); raw figures in results.json.",
+        f"top_k={r['ours']['top_k']}. Produced by `python -m bench.run` with options {r.get('options', {})} "
+        "(`make bench` uses rounds=3, real=[1000, 10000], synthetic=[100000], eval on); raw figures in results.json.",
         "",
         "## Targets",
         "",

@@ -47,8 +47,9 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run(smoke: bool, out: Path) -> dict[str, Any]:
+def run(smoke: bool, out: Path, opts: argparse.Namespace | None = None) -> dict[str, Any]:
     """Run every measurement (reduced sizes when ``smoke``) and write the results."""
+    opts = opts or argparse.Namespace(rounds=3, real=[1000, 10000], synthetic=[100000], no_eval=False)
     from citewise import Settings
     from citewise.index.embed import resolve_model
 
@@ -62,12 +63,13 @@ def run(smoke: bool, out: Path) -> dict[str, Any]:
         "smoke": smoke,
         "machine": machine(),
         "ours": {"embed_backend": settings.embed_backend, "chunk_size": settings.chunk_size, "top_k": settings.top_k},
+        "options": {k: v for k, v in vars(opts).items() if k in ("rounds", "real", "synthetic", "no_eval")},
     }
     with tempfile.TemporaryDirectory(prefix="citewise-bench-") as tmp:
         work = Path(tmp)
-        results["ingest"], results["quality"] = _ingest_and_quality(work, model_path, smoke)
+        results["ingest"], results["quality"] = _ingest_and_quality(work, model_path, smoke, opts)
         results["sample"] = _sample(work, smoke)
-        results["scaling"] = _scaling(work, smoke)
+        results["scaling"] = _scaling(work, smoke, opts)
         results["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["seconds"] = round(time.perf_counter() - started, 1)
     out.mkdir(parents=True, exist_ok=True)
@@ -76,11 +78,11 @@ def run(smoke: bool, out: Path) -> dict[str, Any]:
     return results
 
 
-def _ingest_and_quality(work: Path, model_path: str, smoke: bool) -> tuple[dict, dict]:
+def _ingest_and_quality(work: Path, model_path: str, smoke: bool, opts: argparse.Namespace) -> tuple[dict, dict]:
     paths = [SAMPLE] if smoke else [PDF, SAMPLE]
     mb = text_bytes(paths) / 1e6
     kinds = ["ours", "base-128", "base-default"]
-    summary, handles = harness.ingest_rounds(kinds, paths, work, mb, model_path, rounds=1 if smoke else 3)
+    summary, handles = harness.ingest_rounds(kinds, paths, work, mb, model_path, rounds=1 if smoke else opts.rounds)
     ours = summary["ours"]
     for kind in kinds[1:]:
         summary[kind]["ours_over_this_mb_per_s"] = round(ours["mb_per_s"] / summary[kind]["mb_per_s"], 2)
@@ -101,7 +103,7 @@ def _ingest_and_quality(work: Path, model_path: str, smoke: bool) -> tuple[dict,
     quality["baseline_retrieval_latency"] = harness.latency(
         retrievers["base-128"], SAMPLE_QUESTIONS[:4] if smoke else SAMPLE_QUESTIONS, 1 if smoke else 5
     )
-    if not smoke:
+    if not smoke and not opts.no_eval:
         quality["eval_suite"] = _eval_suite(work)
     return summary, quality
 
@@ -141,14 +143,12 @@ def _sample(work: Path, smoke: bool) -> dict[str, Any]:
     return out
 
 
-def _scaling(work: Path, smoke: bool) -> dict[str, Any]:
+def _scaling(work: Path, smoke: bool, opts: argparse.Namespace) -> dict[str, Any]:
     if smoke:
         return {"100": scale.real_point(100, work, 1), "1000": scale.synthetic_point(1000, work, 1)}
-    return {
-        "1k": scale.real_point(1000, work, 3),
-        "10k": scale.real_point(10000, work, 3),
-        "100k": scale.synthetic_point(100000, work, 3),
-    }
+    points = {f"{n // 1000}k": scale.real_point(n, work, 3) for n in opts.real}
+    points.update({f"{n // 1000}k": scale.synthetic_point(n, work, 3) for n in opts.synthetic})
+    return points
 
 
 def main() -> None:
@@ -156,8 +156,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="reduced sizes (checks the harness runs)")
     parser.add_argument("--out", type=Path, default=HERE, help="folder for results.json and RESULTS.md")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating ingest rounds per pipeline")
+    parser.add_argument("--real", type=int, nargs="*", default=[1000, 10000], help="scaling sizes embedded for real")
+    parser.add_argument("--synthetic", type=int, nargs="*", default=[100000], help="sizes with precomputed vectors")
+    parser.add_argument("--no-eval", action="store_true", help="skip the seed eval suite per backend")
     args = parser.parse_args()
-    results = run(args.smoke, args.out)
+    results = run(args.smoke, args.out, args)
     print(f"wrote {args.out / 'results.json'} and {args.out / 'RESULTS.md'} in {results['seconds']} s")
 
 
