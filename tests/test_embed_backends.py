@@ -65,3 +65,23 @@ def test_query_process_does_not_import_torch(assistant):
 def test_unknown_backend_is_one_line():
     with pytest.raises(EmbeddingModelError, match="unknown embedding backend 'gpu'"):
         SentenceEmbedder(backend="gpu").embed(["x"])
+
+
+def test_processes_sharing_a_data_folder_copy_the_export_safely(tmp_path):
+    """Several processes starting at once on one data folder each get a whole model file."""
+    code = (
+        "import sys; from pathlib import Path;"
+        "from citewise.index.embed import bundled_model_path;"
+        "from citewise.index.onnx_model import ensure_export;"
+        "p = ensure_export(bundled_model_path(), 'onnx-int8', Path(sys.argv[1]));"
+        "print(p.stat().st_size)"
+    )
+    SentenceEmbedder(backend="onnx-int8", cache_dir=tmp_path / "warm").embed(["warm the per-user cache"])
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "shared")], stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    sizes = {p.communicate(timeout=300)[0].strip() for p in procs}
+    assert all(p.returncode == 0 for p in procs)
+    assert len(sizes) == 1 and int(sizes.pop()) > 1_000_000
+    assert not list((tmp_path / "shared").rglob("*.tmp"))

@@ -58,7 +58,8 @@ def ensure_export(model_dir: Path, backend: str, cache_dir: Path) -> Path:
         if not shared.exists():
             _export(model_dir, backend, shared)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
+        # a name of its own: another process sharing the data folder may be copying too
+        tmp = target.with_name(f"model.{os.getpid()}.{threading.get_ident()}.tmp")
         shutil.copyfile(shared, tmp)
         tmp.replace(target)
         return target
