@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from citewise.config import SettingsError, load_settings, setting_fields
+from citewise.progress import terminal_progress
 
 # Errors a user can meet; anything else is a bug and keeps its traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (SettingsError,)
@@ -91,27 +91,6 @@ def _assistant(ctx: click.Context, **overrides: Any) -> Any:
     return Assistant.from_settings(_settings(ctx, **overrides))
 
 
-def _progress_bar(total_hint: str = "files") -> tuple[Callable[[int, int, str], None], Callable[[], None]]:
-    """A tqdm bar on stderr when it is a terminal; silent otherwise."""
-    if not sys.stderr.isatty():
-        return (lambda done, total, name: None), (lambda: None)
-    from tqdm import tqdm
-
-    bar: dict[str, Any] = {}
-
-    def update(done: int, total: int, name: str) -> None:
-        if "bar" not in bar:
-            bar["bar"] = tqdm(total=total, unit=total_hint[:-1], desc="indexing", file=sys.stderr, leave=False)
-        bar["bar"].set_postfix_str(name[:30])
-        bar["bar"].update(done - bar["bar"].n)
-
-    def close() -> None:
-        if "bar" in bar:
-            bar["bar"].close()
-
-    return update, close
-
-
 @click.group(cls=_Group)
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Folder holding the index.")
 @click.option("--chroma-url", help="Chroma server URL (default: embedded store).")
@@ -131,7 +110,7 @@ def main(ctx: click.Context, data_dir: Path | None, chroma_url: str | None, coll
 def ingest(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
     """Index files and folders (.txt .md .html .pdf .docx); exit 1 if any file failed."""
     assistant = _assistant(ctx)
-    update, close = _progress_bar()
+    update, close = terminal_progress("indexing", "file")
     try:
         report = assistant.ingest(list(paths), progress=update)
     finally:
@@ -255,7 +234,7 @@ def reindex(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     from citewise.index.rebuild import rebuild
 
     settings = _settings(ctx)
-    update, close = _progress_bar()
+    update, close = terminal_progress("indexing", "file")
     try:
         report = rebuild(settings, [Path(p) for p in paths], progress=update)
     finally:

@@ -91,3 +91,38 @@ def test_import_loads_neither_torch_nor_gradio():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_ingest_shows_a_progress_bar_on_a_terminal(tmp_path):
+    """On a terminal, stderr carries a tqdm bar; piped, it stays quiet (see the tests above)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    primary, secondary = pty.openpty()
+    # a new pty is 0 columns wide, and tqdm fits its bar into that: give it a real size
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    env = {**os.environ, "CITEWISE_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "120"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "citewise.cli", "ingest", str(CORPUS)],
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+        env=env,
+        cwd=tmp_path,
+        text=True,
+    )
+    os.close(secondary)
+    out, _ = proc.communicate(timeout=300)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(primary)
+    assert proc.returncode == 0 and "2 added" in out
+    assert b"indexing:" in seen and b"/2 [" in seen  # tqdm redraws are throttled: any state of 2 files

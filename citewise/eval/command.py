@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
+
+from citewise.progress import terminal_progress
 
 # --min-* flag -> the metric it gates
 GATES = {
@@ -28,22 +29,6 @@ def check_gates(metrics: dict[str, float], gates: dict[str, float | None]) -> li
         if value < threshold:
             failed.append(f"{metric} {value:.3f} is below --{flag.replace('_', '-')} {threshold}")
     return failed
-
-
-def _progress() -> tuple[Any, Any]:
-    if not sys.stderr.isatty():
-        return None, (lambda: None)
-    from tqdm import tqdm
-
-    bar: dict[str, Any] = {}
-
-    def update(done: int, total: int, name: str) -> None:
-        if "bar" not in bar:
-            bar["bar"] = tqdm(total=total, unit="case", desc="evaluating", file=sys.stderr, leave=False)
-        bar["bar"].set_postfix_str(name[:30])
-        bar["bar"].update(done - bar["bar"].n)
-
-    return update, lambda: bar["bar"].close() if "bar" in bar else None
 
 
 @click.command("eval")
@@ -75,7 +60,7 @@ def eval_command(
     from citewise.eval.runner import EvalError, run_eval
 
     assistant = _assistant(ctx)
-    update, close = _progress()
+    update, close = terminal_progress("evaluating", "case")
     try:
         report = run_eval(assistant, dataset, mode, update, limit=limit, judge=judge)
     except (DatasetError, EvalError) as exc:
