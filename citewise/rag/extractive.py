@@ -119,6 +119,26 @@ class ScoredSentence:
 DocumentText = Callable[[str], "str | None"]
 
 
+def citation_for(
+    s: ScoredSentence, n: int, score: float, passage: str | None = None, passage_start: int | None = None
+) -> Citation:
+    """Citation ``n`` quoting sentence ``s``; the passage shown around it defaults to its chunk."""
+    chunk = s.passage.chunk
+    return Citation(
+        n=n,
+        doc_id=chunk.doc_id,
+        title=chunk.title,
+        source=chunk.source,
+        page=chunk.page_at(s.start),
+        quote=s.text,
+        start=s.start,
+        end=s.end,
+        score=score,
+        passage=chunk.text if passage is None else passage,
+        passage_start=chunk.start if passage_start is None else passage_start,
+    )
+
+
 class ExtractiveAnswerer:
     """Picks the sentences of the retrieved passages that best answer a question.
 
@@ -276,21 +296,7 @@ class ExtractiveAnswerer:
             if doc is not None:
                 passage_start = min(chunk.start, s.start)
                 passage = doc[0][passage_start : max(chunk.end, s.end)]
-            citations.append(
-                Citation(
-                    n=n,
-                    doc_id=chunk.doc_id,
-                    title=chunk.title,
-                    source=chunk.source,
-                    page=chunk.page_at(s.start),
-                    quote=s.text,
-                    start=s.start,
-                    end=s.end,
-                    score=s.score,
-                    passage=passage,
-                    passage_start=passage_start,
-                )
-            )
+            citations.append(citation_for(s, n, s.score, passage, passage_start))
             text = " ".join(s.text.lstrip("•*-– ").split())
             parts.append(f"{text} [{n}]")
         return parts, citations

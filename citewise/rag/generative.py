@@ -26,7 +26,7 @@ from citewise.prompts import load_prompt, render
 from citewise.rag.answer import ExtractiveMode, StreamItem, refusal
 from citewise.rag.chat import Message, retrieval_query
 from citewise.rag.citations import Answer, Citation, SentenceCheck
-from citewise.rag.extractive import content_terms
+from citewise.rag.extractive import citation_for, content_terms
 from citewise.rag.llm import LLMConfig, LLMError, build_llm
 from citewise.rag.retrieve import Passage
 from citewise.rag.verify import Claim, SourceSentences, Support, SupportChecker, is_instruction, split_claims
@@ -138,24 +138,8 @@ class _Shown:
     def citations(self) -> list[Citation]:
         out = []
         for shown, support in sorted(self.best.items()):
-            s = support.sentence
-            assert s is not None
-            chunk = s.passage.chunk
-            out.append(
-                Citation(
-                    n=shown,
-                    doc_id=chunk.doc_id,
-                    title=chunk.title,
-                    source=chunk.source,
-                    page=chunk.page_at(s.start),
-                    quote=s.text,
-                    start=s.start,
-                    end=s.end,
-                    score=support.score,
-                    passage=chunk.text,
-                    passage_start=chunk.start,
-                )
-            )
+            assert support.sentence is not None
+            out.append(citation_for(support.sentence, shown, support.score))
         return out
 
 
