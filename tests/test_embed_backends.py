@@ -26,8 +26,10 @@ def torch_vectors():
 
 
 @pytest.mark.parametrize(("backend", "min_cos"), [("onnx", 0.9999), ("onnx-int8", 0.95)])
-def test_onnx_backends_match_sentence_transformers(tmp_path, torch_vectors, backend, min_cos):
+def test_onnx_backends_match_sentence_transformers(tmp_path, torch_vectors, backend, min_cos, monkeypatch):
     reference, expected = torch_vectors
+    # models are loaded once per process: start from none, so this one is exported into tmp_path
+    monkeypatch.setattr("citewise.index.embed._LOADED", {})
     embedder = SentenceEmbedder(backend=backend, cache_dir=tmp_path / "models")
     got = np.array(embedder.embed(_texts()))
     assert got.shape == expected.shape

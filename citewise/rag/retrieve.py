@@ -12,6 +12,9 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from citewise.index.embed import SentenceEmbedder
 from citewise.index.store import ChromaStore, ChunkRecord
 
+# keyword hits scoring at most this share of the best keyword hit are left out of the fusion
+KEYWORD_FLOOR = 0.01
+
 
 @dataclass(frozen=True)
 class RetrievalConfig:
@@ -85,7 +88,12 @@ class KeywordIndex:
             return []
         bm25.similarity_top_k = max(1, min(n, len(self._chunks)))
         hits = bm25.retrieve(query)
-        return [self._chunks[h.node.node_id] for h in hits if (h.score or 0) > 0 and h.node.node_id in self._chunks]
+        # a hit scoring a sliver of the best one matched only words found everywhere (IDF near
+        # zero): such ties are arbitrary, and letting them vote in the fusion adds noise
+        floor = max((h.score or 0.0 for h in hits), default=0.0) * KEYWORD_FLOOR
+        return [
+            self._chunks[h.node.node_id] for h in hits if (h.score or 0.0) > floor and h.node.node_id in self._chunks
+        ]
 
     @property
     def size(self) -> int:
@@ -125,7 +133,11 @@ class HybridRetriever(BaseRetriever):
             p = fused.setdefault(chunk.id, Passage(chunk=chunk, score=0.0))
             p.score += 1.0 / (self.config.rrf_k + rank)
             p.keyword_rank = rank
-        ranked = sorted(fused.values(), key=lambda p: p.score, reverse=True)
+        # equal fused scores (say dense #1 against keyword #1): an exact word match is the more
+        # precise evidence, so it goes first; then the closer embedding
+        ranked = sorted(
+            fused.values(), key=lambda p: (p.score, p.keyword_rank is not None, p.dense or 0.0), reverse=True
+        )
         return ranked[:k]
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
