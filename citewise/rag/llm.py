@@ -7,6 +7,8 @@ here downloads anything: a GGUF file must exist on disk (the default one ships i
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib.util
 import os
 import threading
@@ -93,12 +95,24 @@ def _load_llama(path: str, n_ctx: int, threads: int) -> Any:
                 raise LLMError(
                     "llama-cpp-python is not installed; install it with `pip install 'citewise[llm]'`"
                 ) from None
+            if not _LOADED:
+                # free models before interpreter teardown: llama.cpp's own finalizers run too
+                # late then and print a TypeError on every exit
+                atexit.register(_free_models)
             try:
                 _LOADED[key] = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False)
             except Exception as exc:  # llama.cpp raises ValueError/RuntimeError with long texts
                 reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
                 raise LLMError(f"cannot load GGUF model {path}: {reason}") from None
         return _LOADED[key]
+
+
+def _free_models() -> None:
+    with _LOAD_LOCK:
+        for model in _LOADED.values():
+            with contextlib.suppress(Exception):
+                model.close()
+        _LOADED.clear()
 
 
 def _messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
