@@ -53,12 +53,10 @@ def test_user_errors_become_one_message_and_nothing_is_kept(corpus_assistant, qu
     assert len(final.messages) == 4
 
 
-def test_generative_mode_answers_or_says_it_is_unavailable(corpus_assistant) -> None:
-    available = importlib.util.find_spec("citewise.rag.generative") is not None
-    if available:
-        pytest.skip("generative mode present: covered by the llm-marked browser test")
-    final = _final(list(actions.ask(corpus_assistant, SORA, [], "generative", 4, False)))
-    assert "not available" in final.messages[-1]["content"]
+def test_an_unknown_mode_is_a_one_line_error_in_the_chat(corpus_assistant) -> None:
+    final = _final(list(actions.ask(corpus_assistant, SORA, [], "poetic", 4, False)))
+    assert "unknown answer mode 'poetic'" in final.messages[-1]["content"]
+    assert "\n" not in final.messages[-1]["content"].strip()
 
 
 def test_restore_rebuilds_chat_and_last_sources_and_survives_bad_state(corpus_assistant) -> None:
