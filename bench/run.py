@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -47,6 +48,11 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _stage(what: str, started: float) -> None:
+    """Say on stderr which part of the (long) run is under way."""
+    print(f"[bench {time.perf_counter() - started:6.0f} s] {what}...", file=sys.stderr, flush=True)
+
+
 def run(smoke: bool, out: Path, opts: argparse.Namespace | None = None) -> dict[str, Any]:
     """Run every measurement (reduced sizes when ``smoke``) and write the results."""
     opts = opts or argparse.Namespace(rounds=3, real=[1000, 10000], synthetic=[100000], no_eval=False)
@@ -67,8 +73,11 @@ def run(smoke: bool, out: Path, opts: argparse.Namespace | None = None) -> dict[
     }
     with tempfile.TemporaryDirectory(prefix="citewise-bench-") as tmp:
         work = Path(tmp)
+        _stage("ingest throughput and retrieval quality, ours vs LlamaIndex", started)
         results["ingest"], results["quality"] = _ingest_and_quality(work, model_path, smoke, opts)
+        _stage("latency, cold start and memory on the sample corpus", started)
         results["sample"] = _sample(work, smoke)
+        _stage("scaling points", started)
         results["scaling"] = _scaling(work, smoke, opts)
         results["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["seconds"] = round(time.perf_counter() - started, 1)
