@@ -55,7 +55,7 @@ def write_markdown(r: dict[str, Any], path: Path) -> None:
         f"Run {r['when']}{' (SMOKE: reduced sizes, figures not meaningful)' if r['smoke'] else ''}, "
         f"{r['seconds']} s. Machine: {m['cores']} cores, {m['cpu']}, {m['memory']} RAM, Python {m['python']}; "
         f"load average {m['load_avg_at_start']} at start, {r.get('load_avg_at_end')} at end "
-        "(the machine is shared: other engineers' tests were running, so absolute times are noisy; "
+        "(a load average well above 0 means other work shared the cores and absolute times are noisy; "
         "ours and the baseline ran alternately in the same process, so ratios are fairer than absolutes).",
         "",
         f"Ours: embed_backend={r['ours']['embed_backend']}, chunk_size={r['ours']['chunk_size']}, "
