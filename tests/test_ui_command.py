@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import free_port
+from conftest import free_port, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -68,8 +68,4 @@ def test_ui_serves_with_auth_and_prints_its_url(tmp_path: Path) -> None:
         assert f"cannot serve on 127.0.0.1:{port}" in second.stderr and "--port" in second.stderr
         assert "Traceback" not in second.stderr
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, 20)
