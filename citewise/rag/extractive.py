@@ -70,6 +70,9 @@ def answer_type_bonus(question: str, sentence: str) -> float:
         return 0.12 if (_YEAR.search(sentence) or _DATE.search(sentence)) else -0.12
     if re.search(r"\bhow much\b.*\b(cost|price|pay|charge|fee)", q):
         return 0.08 if _MONEY.search(sentence) else -0.15
+    counted = re.search(r"\bhow many ([a-z][\w-]*)", q)
+    if counted and stem(counted.group(1)) not in content_terms(sentence):
+        return -0.24  # a count of something else ("20 companies" for "how many employees")
     if re.search(r"\bhow (many|much|long|old)\b", q):
         return 0.08 if _is_count(sentence) else -0.12
     if re.search(r"^\W*(and |so |but )?where\b", q):
