@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from citewise.eval.datasets import EvalDataset, load_dataset
 from citewise.eval.metrics import CaseResult, Retrieved, as_row, score_fact_case, score_reference_case, summarize
+from citewise.progress import ProgressFn
 
 if TYPE_CHECKING:
     from citewise.assistant import Assistant
 
 # progress(done, total, case id)
-EvalProgress = Callable[[int, int, str], None]
+EvalProgress = ProgressFn
 MRR_DEPTH = 10  # passages looked at for MRR / context hit
 
 

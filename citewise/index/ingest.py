@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,9 +10,10 @@ from citewise.index.chunking import chunk_text
 from citewise.index.embed import SentenceEmbedder
 from citewise.index.loaders import LoadedDocument, LoadError, doc_id_for, find_files, load_document
 from citewise.index.store import ChromaStore, ChunkRecord, DocRecord
+from citewise.progress import ProgressFn
 
-# progress(done, total, current file name)
-Progress = Callable[[int, int, str], None]
+# progress(done, total, current file name): the one callback shape of citewise.progress
+Progress = ProgressFn
 
 
 @dataclass(frozen=True)
