@@ -71,6 +71,10 @@ class Answer:
         sentences: per-sentence support checks (generative mode).
         query: the standalone query used for retrieval (differs for follow-ups).
         note: a remark for the reader, e.g. that a fallback was used.
+        confidence: how likely the answer is right, 0-1 (the answerability model's
+            probability); None where a mode does not estimate it.
+        closest: for a refusal, the passages that came closest (not citations: they do
+            not answer the question), so the reader sees what the documents do cover.
     """
 
     text: str
@@ -81,6 +85,8 @@ class Answer:
     sentences: list[SentenceCheck] | None = None
     query: str = ""
     note: str = ""
+    confidence: float | None = None
+    closest: list[Citation] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object printed by ``citewise ask --json``."""
@@ -95,6 +101,10 @@ class Answer:
             out["sentences"] = [s.to_dict() for s in self.sentences]
         if self.note:
             out["note"] = self.note
+        if self.confidence is not None:
+            out["confidence"] = round(self.confidence, 4)
+        if self.refused:
+            out["closest"] = [c.to_dict() for c in self.closest]
         return out
 
     @classmethod
@@ -110,6 +120,8 @@ class Answer:
             timings=dict(data.get("timings_ms", {})),
             sentences=sentences,
             note=data.get("note", ""),
+            confidence=data.get("confidence"),
+            closest=[Citation(**{k: c[k] for k in Citation.__dataclass_fields__ if k in c}) for c in data.get("closest", [])],
         )
 
 
