@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 PYTEST_ARGS ?=
 
-.PHONY: setup browser chat ui test test-fast lint format eval bench bench-smoke clean
+.PHONY: setup browser chat ui test test-fast lint format eval bench bench-smoke docs clean
 
 setup: $(STAMP)
 
@@ -56,6 +56,10 @@ bench-smoke: setup
 # the seed suite, extractive mode: table on the terminal, reports in eval-report/ (EVAL_ARGS: more flags)
 eval: setup
 	$(VENV)/bin/citewise eval --json eval-report/eval.json --html eval-report/eval.html $(EVAL_ARGS)
+
+# the documentation site from docs/ and the docstrings, built strictly (a broken link fails) into site/
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
