@@ -43,6 +43,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "ui": "citewise.ui.command:ui",
     "serve": "citewise.api:serve",
     "eval": "citewise.eval.command:eval_command",
+    "collections": "citewise.workspace_commands:collections",
+    "watch": "citewise.workspace_commands:watch",
 }
 
 

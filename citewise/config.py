@@ -226,3 +226,9 @@ def _validate(s: Settings) -> None:
         raise SettingsError("chunk_overlap must be at least 0 and smaller than chunk_size")
     if s.top_k < 1:
         raise SettingsError("top_k must be at least 1")
+    from citewise.collections import CollectionError, validate_name
+
+    try:
+        s.collection = validate_name(s.collection)
+    except CollectionError as exc:
+        raise SettingsError(f"{exc} ({s.source_of('collection')})") from None

@@ -37,6 +37,7 @@ from citewise.api.models import (
     SearchResponse,
     UploadResponse,
 )
+from citewise.api.workspaces import WorkspaceState, chat_turn, model_cards, split_model, workspace_routes
 
 logger = logging.getLogger("citewise.api")
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -95,8 +96,10 @@ def create_app(
         app.add_middleware(McpAuth, api_key=key, prefix="/mcp")
     _add_error_handlers(app)
     router = APIRouter(prefix="/v1", dependencies=[Depends(_auth(key))], responses=ERRORS)
-    _chat_routes(router, assistant)
-    _document_routes(router, assistant, upload_bytes)
+    spaces = WorkspaceState.for_assistant(assistant)  # collections and saved conversations
+    _chat_routes(router, assistant, spaces)
+    _document_routes(router, assistant, upload_bytes, spaces)
+    workspace_routes(router, spaces)
     app.include_router(router)
     _health_route(app, assistant)
     if mcp_server is not None:
@@ -171,7 +174,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(exc_type, any_error)  # type: ignore[arg-type]
 
 
-def _chat_routes(router: APIRouter, assistant: Any) -> None:
+def _chat_routes(router: APIRouter, assistant: Any, spaces: WorkspaceState) -> None:
     from citewise.assistant import MODES
     from citewise.index.store import StoreError
     from citewise.rag.chat import QuestionError
@@ -180,6 +183,7 @@ def _chat_routes(router: APIRouter, assistant: Any) -> None:
     def models() -> ModelList:
         cards = [ModelCard(id=fmt.DEFAULT_MODEL, description=f"the configured mode ({assistant.settings.mode})")]
         cards += [ModelCard(id=fmt.MODEL_PREFIX + m, description=f"{m} answers") for m in MODES]
+        cards += model_cards(spaces, ModelCard)  # citewise/NAME: answers from collection NAME
         return ModelList(data=cards)
 
     @router.post(
@@ -190,26 +194,28 @@ def _chat_routes(router: APIRouter, assistant: Any) -> None:
     )
     def chat_completions(body: ChatCompletionRequest) -> Any:
         try:
-            mode = fmt.mode_for_model(body.model, MODES)
+            base_model, model_collection = split_model(body.model)  # citewise/NAME picks collection NAME
+            mode = fmt.mode_for_model(base_model, MODES)
             question, history = fmt.split_messages(body)
         except fmt.UnknownModel as exc:
             raise ApiError(404, str(exc), "model_not_found", "model") from None
         except fmt.BadChatRequest as exc:
             raise ApiError(400, str(exc), "invalid_messages", "messages") from None
         model = fmt.MODEL_PREFIX + (mode or assistant.settings.mode)
-        items = guarded_stream(assistant, question, history, mode, body.top_k)
+        turn = chat_turn(spaces, body, model_collection, history)  # collection, saved history
+        items = turn.saving(spaces, question, guarded_stream(turn.assistant, question, turn.history, mode, body.top_k))
         first = next(items)  # errors in the question, mode or store surface here, as a status code
         if not body.stream:
             answer = first
             for item in items:
                 answer = item
-            return JSONResponse(fmt.completion(answer, model))
+            return JSONResponse(turn.annotate(fmt.completion(answer, model)))
         errors = (QuestionError, StoreError)
         return StreamingResponse(fmt.sse_stream(first, items, model, errors), media_type="text/event-stream")
 
     @router.post("/search", response_model=SearchResponse, summary="Retrieve passages only (no answer)")
-    def search(body: SearchRequest) -> SearchResponse:
-        passages = assistant.search(body.query, top_k=body.top_k)
+    def search(body: SearchRequest, collection: str | None = None) -> SearchResponse:
+        passages = spaces.workspaces.existing(collection).search(body.query, top_k=body.top_k)
         return SearchResponse(query=body.query, passages=[_passage(p) for p in passages])
 
 
@@ -234,29 +240,32 @@ def _document(d: Any) -> DocumentOut:
     return DocumentOut(**{k: getattr(d, k) for k in DocumentOut.model_fields})
 
 
-def _document_routes(router: APIRouter, assistant: Any, upload_bytes: int) -> None:
+def _document_routes(router: APIRouter, assistant: Any, upload_bytes: int, spaces: WorkspaceState) -> None:
     @router.get("/documents", response_model=DocumentList, summary="The indexed documents")
-    def list_documents() -> DocumentList:
-        return DocumentList(documents=[_document(d) for d in assistant.documents()])
+    def list_documents(collection: str | None = None) -> DocumentList:
+        return DocumentList(documents=[_document(d) for d in spaces.workspaces.existing(collection).documents()])
 
     @router.post("/documents", response_model=UploadResponse, status_code=201, summary="Upload and index a file")
-    def upload_document(file: Annotated[UploadFile, File(description=".txt .md .html .pdf .docx")]) -> UploadResponse:
+    def upload_document(
+        file: Annotated[UploadFile, File(description=".txt .md .html .pdf .docx")], collection: str | None = None
+    ) -> UploadResponse:
+        target = spaces.workspaces.get(collection)  # uploading into a new collection creates it
         data = file.file.read(upload_bytes + 1)
         if len(data) > upload_bytes:
             raise ApiError(413, f"{file.filename}: the file is larger than the {upload_bytes // 2**20} MB limit")
-        report = assistant.upload(file.filename or "", data)
+        report = target.upload(file.filename or "", data)
         if not report.ok:
             reason = report.failed[0][1] if report.failed else "the file could not be indexed"
             raise ApiError(400, reason, "unreadable_document", "file")
         ids = [*report.added, *report.updated, *report.unchanged]
-        record = assistant.store.documents().get(ids[0]) if ids else None
+        record = target.store.documents().get(ids[0]) if ids else None
         return UploadResponse(document=_document(record) if record else None, report=report.as_dict())
 
     @router.delete(
         "/documents/{doc_id:path}", response_model=RemoveResponse, summary="Remove a document (ids may hold '/')"
     )
-    def remove_document(doc_id: str) -> RemoveResponse:
-        if not assistant.remove(doc_id):
+    def remove_document(doc_id: str, collection: str | None = None) -> RemoveResponse:
+        if not spaces.workspaces.existing(collection).remove(doc_id):
             raise ApiError(404, f"no document {doc_id!r} is indexed; GET /v1/documents lists them", "no_document")
         return RemoveResponse(removed=doc_id)
 
