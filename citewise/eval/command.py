@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -32,7 +34,13 @@ def check_gates(metrics: dict[str, float], gates: dict[str, float | None]) -> li
 
 
 @click.command("eval")
-@click.option("--dataset", default="seed", show_default=True, help="seed, a .yaml suite, or a rag_dataset.json folder.")
+@click.option(
+    "--dataset",
+    "datasets",
+    multiple=True,
+    help="seed (default), squad-normans, squad-complexity, blockchain[-tune|-test], squad:FILE#Article, "
+    "a .yaml suite or a rag_dataset.json folder; repeat for columns side by side.",
+)
 @click.option("--mode", type=click.Choice(["extractive", "generative"]), default="extractive", show_default=True)
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write (merge) the JSON report here.")
 @click.option("--html", "html_path", type=click.Path(path_type=Path), help="Write the HTML report here.")
@@ -40,40 +48,93 @@ def check_gates(metrics: dict[str, float], gates: dict[str, float | None]) -> li
 @click.option("--min-citation-accuracy", type=float, help="Exit 1 if citation accuracy is below this.")
 @click.option("--min-hit-rate", type=float, help="Exit 1 if hit@k is below this.")
 @click.option("--min-refusal-accuracy", type=float, help="Exit 1 if refusal accuracy is below this.")
+@click.option(
+    "--baseline",
+    "baseline_path",
+    type=click.Path(path_type=Path),
+    help="Exit 1 if a metric gated by this baseline JSON drops more than --max-drop (runs its datasets by default).",
+)
+@click.option("--max-drop", type=float, help="Tolerated drop below the baseline (default: the file's, 0.02).")
+@click.option("--write-baseline", type=click.Path(path_type=Path), help="Write this run's gated figures here.")
 @click.option("--limit", type=int, help="Evaluate only N cases, spread evenly over the dataset.")
 @click.option("--judge", is_flag=True, help="Also run LlamaIndex's LLM judges (slow; uses the generative LLM).")
 @click.pass_context
 def eval_command(
     ctx: click.Context,
-    dataset: str,
+    datasets: tuple[str, ...],
     mode: str,
     json_path: Path | None,
     html_path: Path | None,
+    baseline_path: Path | None,
+    max_drop: float | None,
+    write_baseline: Path | None,
     limit: int | None,
     judge: bool,
     **gates: float | None,
 ) -> None:
-    """Score answers, citations, retrieval and refusals on a dataset; exit 1 below the gates."""
+    """Score answers, citations, retrieval and refusals on datasets; exit 1 below the gates or the baseline."""
     from citewise.cli import _assistant, fail
+    from citewise.eval.baseline import BaselineError, read_baseline
     from citewise.eval.datasets import DatasetError
     from citewise.eval.report import format_table, write_html, write_json
-    from citewise.eval.runner import EvalError, run_eval
+    from citewise.eval.runner import EvalError, EvalReport, run_eval
 
-    assistant = _assistant(ctx)
-    update, close = terminal_progress("evaluating", "case")
+    if limit and (baseline_path or write_baseline):
+        fail("--baseline and --write-baseline need every case: drop --limit")
     try:
-        report = run_eval(assistant, dataset, mode, update, limit=limit, judge=judge)
-    except (DatasetError, EvalError) as exc:
+        baseline = read_baseline(baseline_path) if baseline_path else None
+        if baseline is not None and baseline.mode != mode:
+            fail(f"the baseline {baseline_path} was measured in {baseline.mode} mode, not {mode}")
+        names = list(datasets) or (baseline.datasets if baseline else ["seed"])
+        assistant = _assistant(ctx)
+        reports: list[EvalReport] = []
+        for name in names:
+            update, close = terminal_progress(f"evaluating {name}", "case")
+            try:
+                reports.append(run_eval(assistant, name, mode, update, limit=limit, judge=judge))
+            finally:
+                close()
+    except (DatasetError, EvalError, BaselineError) as exc:
         fail(str(exc))
         return
-    finally:
-        close()
-    click.echo(format_table([report]))
+    click.echo(format_table(reports))
     if json_path:
-        write_json(json_path, [report])
+        write_json(json_path, reports)
     if html_path:
-        write_html(html_path, [report])
-    failed = check_gates(report.metrics, gates)
+        write_html(html_path, reports)
+    failed = [
+        f"{r.dataset}: {line}" if len(reports) > 1 else line for r in reports for line in check_gates(r.metrics, gates)
+    ]
+    measured = {r.dataset: r.metrics for r in reports}
+    if baseline is not None:
+        from citewise.eval.baseline import check_baseline
+
+        failed += check_baseline(measured, baseline, max_drop)
+        if not failed:
+            click.echo(
+                f"citewise eval: no gated metric dropped more than {max_drop or baseline.max_drop:.2f} "
+                f"below {baseline_path}"
+            )
+    if write_baseline:
+        _write_baseline(write_baseline, reports, fail)
     for line in failed:
         click.echo(f"citewise eval: FAILED: {line}", err=True)
     sys.exit(1 if failed else 0)
+
+
+def _write_baseline(path: Path, reports: list[Any], fail: Callable[[str], None]) -> None:
+    import datetime as dt
+
+    from citewise import __version__
+    from citewise.eval.baseline import BaselineError, baseline_json, write_baseline
+
+    notes = {
+        "about": "figures gated by `citewise eval --baseline`; rewrite with --write-baseline",
+        "measured": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "citewise": __version__,
+    }
+    try:
+        write_baseline(path, baseline_json(reports, notes=notes))
+    except BaselineError as exc:
+        fail(str(exc))
+    click.echo(f"citewise eval: wrote the baseline {path}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from citewise.eval.datasets import EvalCase, matches, normalize
+from citewise.eval.datasets.squad import HAS_ANSWER, NO_ANSWER
 from citewise.rag.citations import Answer, Citation
 from citewise.rag.extractive import content_terms
 
@@ -164,6 +165,53 @@ def score_fact_case(result: CaseResult) -> CaseResult:
     return result
 
 
+# ---- SQuAD cases ---------------------------------------------------------------------------
+def holds_answer(case: EvalCase, text: str) -> bool:
+    """True when ``text`` holds one of the case's answer texts (case and white space ignored)."""
+    plain = normalize(text)
+    return any(normalize(a) in plain for a in case.expect.any_of)
+
+
+def score_squad_case(result: CaseResult) -> CaseResult:
+    """Fill in the checks of a SQuAD case.
+
+    Answerable: right when the answer is not a refusal and a cited quote holds one of the
+    answer texts (``citation_ok``; ``answer_ok`` looks at the answer text instead). The
+    retrieval rank is that of the first passage of the question's paragraph holding an
+    answer text. Unanswerable: right when refused.
+    """
+    case, answer = result.case, result.answer
+    if case.refuse:
+        if not answer.refused:
+            result.why.append("should have refused: the paragraph does not answer this")
+        return result
+    gold = {d for s in case.sources for d in s.docs}
+    result.rank = first_relevant(result.retrieved, lambda p: p.doc_id in gold and holds_answer(case, p.text))
+    result.support = citation_support(answer)
+    result.relevance = citation_relevance(case, answer.citations)
+    if answer.refused:
+        result.why.append("refused a question the paragraph answers")
+        result.answer_ok = result.citation_ok = False
+        return result
+    result.answer_ok = holds_answer(case, strip_markers(answer.text))
+    result.citation_ok = any(holds_answer(case, c.quote) for c in answer.citations)
+    if not result.citation_ok:
+        result.why.append(f"no cited quote holds any of {list(case.expect.any_of)[:3]!r}")
+    return result
+
+
+def squad_metrics(results: Sequence[CaseResult]) -> dict[str, float]:
+    """HasAns accuracy (a cited quote holds an answer), NoAns accuracy (refused) and overall accuracy."""
+    answerable = [r for r in results if not r.case.refuse]
+    to_refuse = [r for r in results if r.case.refuse]
+    right = sum(1 for r in answerable if r.citation_ok) + sum(1 for r in to_refuse if r.answer.refused)
+    return {
+        "overall_accuracy": right / len(results) if results else 0.0,
+        "has_ans_accuracy": _mean([r.citation_ok for r in answerable]),
+        "no_ans_accuracy": _mean([r.answer.refused for r in to_refuse]),
+    }
+
+
 # ---- reference cases (LabelledRagDataset) ---------------------------------------------------
 def _trigrams(text: str) -> set[tuple[str, ...]]:
     words = re.findall(r"[a-z0-9]+", normalize(text))
@@ -261,6 +309,8 @@ def summarize(results: Sequence[CaseResult], k: int) -> dict[str, float]:
     }
     if any(r.relevance is not None for r in answerable):
         metrics["citation_relevance"] = _mean([r.relevance for r in answerable])
+    if any(r.case.kind in (HAS_ANSWER, NO_ANSWER) for r in results):
+        metrics.update(squad_metrics(results))
     if any(r.case.reference_answer for r in results):
         metrics["context_hit_rate"] = metrics["hit_rate"]
         metrics["answer_similarity"] = _mean([r.similarity for r in answerable])

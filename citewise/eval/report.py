@@ -12,6 +12,9 @@ from citewise.eval.runner import EvalReport
 
 # Metrics in display order, with the direction that is better.
 MAIN_METRICS = (
+    "overall_accuracy",
+    "has_ans_accuracy",
+    "no_ans_accuracy",
     "answer_accuracy",
     "citation_accuracy",
     "citation_precision",
@@ -50,13 +53,18 @@ def _ordered(metrics: dict[str, float]) -> list[str]:
     )
 
 
+def _head(report: EvalReport) -> str:
+    return f"{report.dataset}/{report.mode}"
+
+
 def format_table(reports: Sequence[EvalReport], failures: int = 10) -> str:
-    """Metrics side by side (one column per dataset and mode), then the first failed cases."""
-    heads = [f"{r.dataset}/{r.mode}" for r in reports]
+    """Metrics side by side (one column per dataset and mode, with its role), then the first failed cases."""
+    heads = [_head(r) for r in reports]
     names = ["cases", *dict.fromkeys(m for r in reports for m in _ordered(r.metrics))]
     width = max(len(n) for n in names) + 2
     col = max(12, *(len(h) + 2 for h in heads))
     lines = ["metric".ljust(width) + "".join(h.rjust(col) for h in heads)]
+    lines.append("role".ljust(width) + "".join((r.role or "-").rjust(col) for r in reports))
     lines.append("-" * len(lines[0]))
     for name in names:
         lines.append(name.ljust(width) + "".join(_fmt(r.metrics.get(name)).rjust(col) for r in reports))
@@ -112,7 +120,8 @@ def _e(value: Any) -> str:
 def _metrics_html(reports: Sequence[EvalReport]) -> str:
     names = list(dict.fromkeys(m for r in reports for m in ["cases", *_ordered(r.metrics)]))
     head = "".join(f"<th>{_e(r.dataset)}/{_e(r.mode)}</th>" for r in reports)
-    rows = "".join(
+    roles = "".join(f"<td>{_e(r.role or '-')}</td>" for r in reports)
+    rows = f"<tr><td>role</td>{roles}</tr>" + "".join(
         f"<tr><td>{_e(n)}</td>" + "".join(f"<td class=num>{_e(r.metrics.get(n))}</td>" for r in reports) + "</tr>"
         for n in names
     )
@@ -162,7 +171,8 @@ def render_html(reports: Sequence[EvalReport]) -> str:
     ]
     for r in reports:
         config = ", ".join(f"{k}={v}" for k, v in r.config.items() if k != "documents")
-        parts.append(f"<h2>{_e(r.dataset)} · {_e(r.mode)}</h2><p class=small>{_e(r.started)} · {_e(config)}</p>")
+        role = f" · {_e(r.role)}" if r.role else ""
+        parts.append(f"<h2>{_e(r.dataset)} · {_e(r.mode)}{role}</h2><p class=small>{_e(r.started)} · {_e(config)}</p>")
         parts.append(_baseline_html(r))
         parts.append(
             "<table><tr><th>case</th><th>question</th><th>answer and citations</th>"

@@ -8,14 +8,24 @@ settings but its own embedded store under ``<data_dir>/eval/`` and collection
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from citewise.errors import CitewiseError
 from citewise.eval.datasets import EvalDataset, load_dataset
-from citewise.eval.metrics import CaseResult, Retrieved, as_row, score_fact_case, score_reference_case, summarize
+from citewise.eval.metrics import (
+    CaseResult,
+    Retrieved,
+    as_row,
+    score_fact_case,
+    score_reference_case,
+    score_squad_case,
+    summarize,
+)
 from citewise.progress import ProgressFn
 
 if TYPE_CHECKING:
@@ -26,8 +36,11 @@ EvalProgress = ProgressFn
 MRR_DEPTH = 10  # passages looked at for MRR / context hit
 
 
-class EvalError(RuntimeError):
+class EvalError(CitewiseError, RuntimeError):
     """The evaluation could not run (its documents would not index, ...); one line saying why."""
+
+    status = 400
+    code = "eval_failed"
 
 
 @dataclass
@@ -35,8 +48,10 @@ class EvalReport:
     """The outcome of one dataset in one answer mode.
 
     Attributes:
-        dataset: the dataset's name (``seed``, ``llama_blockchain_solana``...).
+        dataset: the dataset's name (``seed``, ``squad-complexity``, ``blockchain-test``...).
         mode: the answer mode evaluated.
+        kind: ``facts``, ``reference`` or ``squad``.
+        role: ``tune``, ``test``, ``gate`` or empty (see :data:`citewise.eval.datasets.NAMED`).
         metrics: metric name -> value (see :func:`citewise.eval.metrics.summarize`).
         results: one :class:`CaseResult` per case.
         baseline: the dataset card's published baseline, when it has one.
@@ -52,6 +67,7 @@ class EvalReport:
     config: dict[str, Any] = field(default_factory=dict)
     started: str = ""
     seconds: float = 0.0
+    role: str = ""
 
     def rows(self) -> list[dict[str, Any]]:
         """One dict per case: question, answer, passed, why, citations, ..."""
@@ -67,6 +83,7 @@ class EvalReport:
             "dataset": self.dataset,
             "mode": self.mode,
             "kind": self.kind,
+            "role": self.role,
             "metrics": {k: round(v, 4) for k, v in self.metrics.items()},
             "baseline": self.baseline,
             "config": self.config,
@@ -81,16 +98,42 @@ def eval_assistant(assistant: Assistant, dataset: EvalDataset) -> Assistant:
     from citewise.assistant import Assistant
 
     s = assistant.settings
-    folder = Path(s.data_dir) / "eval" / f"{dataset.name}-c{s.chunk_size}-o{s.chunk_overlap}"
-    evaluator = Assistant.from_settings(s, data_dir=folder, chroma_url="", collection=f"eval_{dataset.name}")
-    documents = dataset.documents or [Path(s.corpus_dir)]
-    report = evaluator.ingest(documents)
+    name = dataset.index_name or dataset.name
+    folder = Path(s.data_dir) / "eval" / f"{name}-c{s.chunk_size}-o{s.chunk_overlap}"
+    evaluator = Assistant.from_settings(s, data_dir=folder, chroma_url="", collection=f"eval_{name}")
+    if dataset.texts:
+        files = write_texts(folder / "docs", dataset)
+        report = evaluator.ingest(list(files), doc_ids=files)
+        for stale in set(d.doc_id for d in evaluator.documents()) - set(dataset.texts):
+            evaluator.remove(stale)  # left by an earlier version of the file
+        documents: list[Path] = [folder / "docs"]
+    else:
+        documents = dataset.documents or [Path(s.corpus_dir)]
+        report = evaluator.ingest(documents)
     if not report.ok:
         path, reason = report.failed[0]
         raise EvalError(f"cannot index the {dataset.name} dataset's documents ({path}: {reason})")
     if not evaluator.documents():
         raise EvalError(f"the {dataset.name} dataset has no documents to index in {documents}")
     return evaluator
+
+
+def write_texts(folder: Path, dataset: EvalDataset) -> dict[Path, str]:
+    """Write a dataset's in-memory documents as Markdown files (title in the front matter).
+
+    Returns:
+        file -> doc id, for :meth:`Assistant.ingest`'s ``doc_ids``.
+    """
+    files: dict[Path, str] = {}
+    for doc_id, text in dataset.texts.items():
+        path = folder / f"{doc_id}.md"
+        title = dataset.titles.get(doc_id, "")
+        body = (f"---\ntitle: {json.dumps(title)}\n---\n\n" if title else "") + text.strip() + "\n"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.is_file() or path.read_text(encoding="utf-8") != body:
+            path.write_text(body, encoding="utf-8")
+        files[path] = doc_id
+    return files
 
 
 def ask_case(assistant: Assistant, case: Any, mode: str, top_k: int) -> CaseResult:
@@ -125,8 +168,9 @@ def run_eval(
     Args:
         assistant: supplies the settings (models, chunking, thresholds); its own index is
             left alone: the dataset is indexed into a separate collection.
-        dataset: ``"seed"``, a YAML fact suite, a LabelledRagDataset folder or JSON file,
-            or an already loaded :class:`EvalDataset`.
+        dataset: a name (``"seed"``, ``"squad-complexity"``, ...), ``squad:FILE#Article``,
+            a YAML fact suite, a LabelledRagDataset folder or JSON file, a SQuAD JSON file,
+            or an already loaded :class:`EvalDataset` (see :func:`load_dataset`).
         mode: ``extractive`` or ``generative``.
         progress: called as ``progress(done, total, case_id)`` after each case.
         limit: evaluate only ``limit`` cases, spread evenly over the dataset (so a short
@@ -155,6 +199,8 @@ def run_eval(
         result = ask_case(evaluator, case, mode, top_k)
         if data.kind == "reference":
             score_reference_case(result, evaluator.embedder.embed)
+        elif data.kind == "squad":
+            score_squad_case(result)
         else:
             score_fact_case(result)
         if judge_fn is not None and not case.refuse:
@@ -170,6 +216,7 @@ def run_eval(
         metrics=summarize(results, top_k),
         results=results,
         baseline=data.baseline,
+        role=data.role,
         config={
             "chunk_size": s.chunk_size,
             "chunk_overlap": s.chunk_overlap,

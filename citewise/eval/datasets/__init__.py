@@ -1,29 +1,50 @@
-"""Evaluation datasets: the seed fact suite (YAML) and LlamaIndex ``LabelledRagDataset`` files.
+"""Evaluation datasets: the seed fact suite (YAML), LlamaIndex ``LabelledRagDataset`` files, SQuAD 2.0.
 
-Two shapes of case share one class, :class:`EvalCase`:
+Three shapes of case share one class, :class:`EvalCase`:
 
 * fact cases (``seed_facts.yaml`` or any YAML in that schema): expected strings or
   patterns, the documents and passages that must be cited, or ``refuse: true``;
-* reference cases (``rag_dataset.json``): a reference answer and reference contexts.
+* reference cases (``rag_dataset.json``): a reference answer and reference contexts;
+* SQuAD cases (:mod:`citewise.eval.datasets.squad`): answer texts (``expect.any_of``)
+  and the paragraph they come from, or ``refuse: true`` for unanswerable questions.
+
+Named sets (:data:`NAMED`) split the shared data into a tune half, used to choose
+weights and thresholds, and a test half, used only to report: see ``docs/evaluation.md``.
+
+Example:
+    >>> from citewise.eval.datasets import load_dataset
+    >>> ds = load_dataset("squad-normans")  # doctest: +SKIP
+    >>> ds.role, len(ds.cases), ds.texts["normans/p01"][:20]  # doctest: +SKIP
+    ('tune', 208, 'The Normans (Norman:')
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import json
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from citewise.errors import CitewiseError
+
 SEED = "seed"
+SHARED_ENV = "CITEWISE_SHARED"  # the folder holding datasets/ (default: a `shared` folder above the repo)
+SQUAD_FILE = Path("datasets") / "squad2_dev" / "dev-v2.0-subset.json"
+BLOCKCHAIN_DIR = Path("datasets") / "llama_blockchain_solana"
 _CASE_KEYS = {"id", "kind", "question", "history", "expect", "sources", "refuse"}
 _EXPECT_KEYS = {"all_of", "any_of"}
 _SOURCE_KEYS = {"doc", "passage"}
 
 
-class DatasetError(ValueError):
+class DatasetError(CitewiseError, ValueError):
     """A dataset file that cannot be used; the message names the file, the case and the fix."""
+
+    status = 400
+    code = "invalid_dataset"
 
 
 def normalize(text: str) -> str:
@@ -80,14 +101,31 @@ class EvalCase:
 
 @dataclass
 class EvalDataset:
-    """A named set of cases plus the documents they are asked about."""
+    """A named set of cases plus the documents they are asked about.
+
+    Attributes:
+        name: shown in reports and used for the eval index's folder.
+        kind: ``facts``, ``reference`` or ``squad`` (decides how cases are scored).
+        cases: the questions.
+        documents: files and folders to index; empty (and no ``texts``): the configured corpus.
+        texts: documents held in memory, doc id -> text (SQuAD paragraphs).
+        titles: doc id -> title, for ``texts``.
+        role: ``tune`` (used to choose the scorer), ``test`` (only reported), ``gate``
+            (the seed regression suite), or empty.
+        index_name: the eval index to use (splits of one set share it); default ``name``.
+        baseline: published figures (reference sets with a card.json).
+    """
 
     name: str
-    kind: str  # "facts" or "reference"
+    kind: str  # "facts", "reference" or "squad"
     cases: list[EvalCase]
     documents: list[Path] = field(default_factory=list)  # empty: the configured corpus
     baseline: dict[str, Any] | None = None  # published figures (reference sets with a card.json)
     origin: str = ""
+    texts: dict[str, str] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
+    role: str = ""
+    index_name: str = ""
 
 
 # ---- fact suites (YAML) ----------------------------------------------------------------
@@ -270,19 +308,121 @@ def _card_baseline(card: Path) -> dict[str, Any] | None:
         return None
 
 
+# ---- named sets and the shared data folder --------------------------------------------------
+def shared_dir() -> Path:
+    """The shared data folder: ``$CITEWISE_SHARED``, else the first ``shared/`` holding ``datasets/``
+    above the package or the working directory.
+
+    Raises:
+        DatasetError: no such folder (say where it is with CITEWISE_SHARED).
+    """
+    explicit = os.environ.get(SHARED_ENV)
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not (path / "datasets").is_dir():
+            raise DatasetError(f"{SHARED_ENV}={explicit} has no datasets/ folder; point it at the shared folder")
+        return path
+    for start in (Path(__file__).resolve(), Path.cwd().resolve()):
+        for parent in start.parents:
+            if (parent / "shared" / "datasets").is_dir():
+                return parent / "shared"
+    raise DatasetError(f"no shared/datasets folder above {Path(__file__).parent}; set {SHARED_ENV} to it")
+
+
+def split_cases(dataset: EvalDataset, half: str) -> EvalDataset:
+    """The ``tune`` half (even 0-based question indices: q001, q003, ...) or ``test`` half (odd) of a set.
+
+    Both halves keep the whole set's documents and share its eval index.
+    """
+    parity = {"tune": 0, "test": 1}[half]
+    return EvalDataset(
+        name=f"{dataset.name}-{half}",
+        kind=dataset.kind,
+        cases=[c for i, c in enumerate(dataset.cases) if i % 2 == parity],
+        documents=dataset.documents,
+        baseline=dataset.baseline,
+        origin=f"{dataset.origin} ({'even' if parity == 0 else 'odd'} questions)",
+        texts=dataset.texts,
+        titles=dataset.titles,
+        role=half,
+        index_name=dataset.index_name or dataset.name,
+    )
+
+
+def _squad(article: str, name: str, role: str) -> EvalDataset:
+    from citewise.eval.datasets.squad import squad_dataset
+
+    return squad_dataset(shared_dir() / SQUAD_FILE, article, name=name, role=role)
+
+
+def _blockchain(half: str = "") -> EvalDataset:
+    full = load_labelled_rag(shared_dir() / BLOCKCHAIN_DIR)
+    if not half:
+        full.name = "blockchain"
+        full.index_name = "llama_blockchain_solana"
+        return full
+    full.index_name = "llama_blockchain_solana"
+    return split_cases(full, half)
+
+
+def _seed() -> EvalDataset:
+    seed = load_seed()
+    seed.role = "gate"
+    return seed
+
+
+# name -> loader; roles: tune (choose weights on it), test (report only), gate (regression suite)
+NAMED: dict[str, Callable[[], EvalDataset]] = {
+    SEED: _seed,
+    "squad-normans": lambda: _squad("Normans", "squad-normans", "tune"),
+    "squad-complexity": lambda: _squad("Computational_complexity_theory", "squad-complexity", "test"),
+    "blockchain": _blockchain,
+    "blockchain-tune": lambda: _blockchain("tune"),
+    "blockchain-test": lambda: _blockchain("test"),
+}
+
+
 def load_dataset(spec: str | Path) -> EvalDataset:
-    """``seed``, a YAML fact suite, or a LabelledRagDataset (its JSON file or folder).
+    """A named set, a YAML fact suite, a LabelledRagDataset (JSON file or folder) or a SQuAD file.
+
+    Args:
+        spec: one of :data:`NAMED` (``seed``, ``squad-normans``, ``squad-complexity``,
+            ``blockchain``, ``blockchain-tune``, ``blockchain-test``); ``squad:PATH`` or
+            ``squad:PATH#Article`` (one article of a SQuAD 2.0 file); or a path.
 
     Raises:
         DatasetError: the dataset does not exist or does not follow its schema.
     """
-    if str(spec) == SEED:
-        return load_seed()
+    text = str(spec)
+    if text in NAMED:
+        return NAMED[text]()
+    if text.startswith("squad:"):
+        from citewise.eval.datasets.squad import squad_dataset
+
+        file, _, article = text[len("squad:") :].partition("#")
+        path = Path(file).expanduser()
+        if not path.is_file():
+            raise DatasetError(f"no SQuAD file at {path}")
+        return squad_dataset(path, article)
     path = Path(spec).expanduser()
     if not path.exists():
-        raise DatasetError(f"no dataset at {path}; use `seed`, a .yaml suite or a folder with rag_dataset.json")
+        names = ", ".join(NAMED)
+        raise DatasetError(f"no dataset at {path}; use one of {names}, squad:FILE#Article, a .yaml suite or a folder")
     if path.suffix in (".yaml", ".yml"):
         return load_fact_suite(path)
+    if path.suffix == ".json" and _looks_like_squad(path):
+        from citewise.eval.datasets.squad import squad_dataset
+
+        return squad_dataset(path)
     if path.suffix == ".json" or (path / "rag_dataset.json").is_file():
         return load_labelled_rag(path)
-    raise DatasetError(f"{path} is neither a .yaml fact suite nor a folder with rag_dataset.json")
+    raise DatasetError(f"{path} is neither a .yaml fact suite, a SQuAD .json nor a folder with rag_dataset.json")
+
+
+def _looks_like_squad(path: Path) -> bool:
+    from citewise.eval.datasets.squad import is_squad
+
+    try:
+        return is_squad(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return False
