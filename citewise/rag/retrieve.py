@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
+from citewise.index import keywords
 from citewise.index.embed import SentenceEmbedder
+from citewise.index.keywords import BM25Index
 from citewise.index.store import ChromaStore, ChunkRecord
 
 # keyword hits scoring at most this share of the best keyword hit are left out of the fusion
@@ -42,20 +44,39 @@ def _node(chunk: ChunkRecord) -> TextNode:
         text=chunk.text,
         start_char_idx=chunk.start,
         end_char_idx=chunk.end,
-        metadata={"doc_id": chunk.doc_id, "title": chunk.title, "source": chunk.source, "page": chunk.page},
+        metadata={
+            "doc_id": chunk.doc_id,
+            "title": chunk.title,
+            "source": chunk.source,
+            "page": chunk.page,
+            "start": chunk.start,  # the chunk's offsets in the document text
+            "end": chunk.end,
+        },
+        # BM25 indexes the text with its embed-mode metadata: the offsets must not become words
+        excluded_embed_metadata_keys=["start", "end"],
+        excluded_llm_metadata_keys=["start", "end"],
     )
 
 
 class KeywordIndex:
-    """BM25 over the committed chunks, rebuilt only when the store's revision changes."""
+    """BM25 over the committed chunks, rebuilt only when the store's revision changes.
 
-    def __init__(self, store: ChromaStore) -> None:
+    The built index is saved under the data folder (:mod:`citewise.index.keywords`), so a
+    new process loads it instead of reading every chunk back from the store.
+    """
+
+    def __init__(self, store: ChromaStore, persist: bool = True) -> None:
         self.store = store
+        self.persist = persist
         self._lock = threading.Lock()
         self._revision: str | None = None
         self._registry: dict[str, str] = {}
-        self._bm25: Any = None
-        self._chunks: dict[str, ChunkRecord] = {}
+        self._index: BM25Index | None = None
+        self.loaded_from_disk = False  # how the current index was obtained (for tests and bench)
+
+    def _folder(self) -> Path:
+        cfg = self.store.config
+        return keywords.folder_for(cfg.data_dir, f"{cfg.chroma_url}|{cfg.collection}")
 
     def refresh(self) -> dict[str, str]:
         """Bring the index in step with the store; returns {doc_id: committed hash}."""
@@ -63,42 +84,37 @@ class KeywordIndex:
         with self._lock:
             if revision != self._revision or self._revision is None:
                 registry = {d.doc_id: d.doc_hash for d in self.store.documents().values()}
-                chunks = {c.id: c for c in self.store.all_chunks() if registry.get(c.doc_id) == c.doc_hash}
-                self._bm25 = self._build(list(chunks.values()))
-                self._chunks, self._registry, self._revision = chunks, registry, revision
+                base = self._folder()
+                index = (
+                    keywords.BM25Index.load(keywords.revision_folder(base, revision), revision)
+                    if (self.persist and revision)
+                    else None
+                )
+                self.loaded_from_disk = index is not None
+                if index is None:
+                    chunks = [c for c in self.store.all_chunks() if registry.get(c.doc_id) == c.doc_hash]
+                    index = keywords.BM25Index.build(chunks) if chunks else None
+                    if index is not None and self.persist and revision:
+                        keywords.save_current(index, base, revision)
+                self._index, self._registry, self._revision = index, registry, revision
             return self._registry
-
-    @staticmethod
-    def _build(chunks: list[ChunkRecord]) -> Any:
-        if not chunks:
-            return None
-        import logging
-
-        from llama_index.retrievers.bm25 import BM25Retriever
-
-        logging.getLogger("llama_index.retrievers.bm25").setLevel(logging.ERROR)
-        return BM25Retriever.from_defaults(
-            nodes=[_node(c) for c in chunks], similarity_top_k=min(20, len(chunks)), language="english"
-        )
 
     def search(self, query: str, n: int) -> list[ChunkRecord]:
         """The ``n`` best keyword matches (call :meth:`refresh` first)."""
-        bm25 = self._bm25
-        if bm25 is None or not query.strip():
+        with self._lock:
+            index = self._index
+        if index is None:
             return []
-        bm25.similarity_top_k = max(1, min(n, len(self._chunks)))
-        hits = bm25.retrieve(query)
+        hits = index.search(query, n)
         # a hit scoring a sliver of the best one matched only words found everywhere (IDF near
         # zero): such ties are arbitrary, and letting them vote in the fusion adds noise
-        floor = max((h.score or 0.0 for h in hits), default=0.0) * KEYWORD_FLOOR
-        return [
-            self._chunks[h.node.node_id] for h in hits if (h.score or 0.0) > floor and h.node.node_id in self._chunks
-        ]
+        floor = max((score for _, score in hits), default=0.0) * KEYWORD_FLOOR
+        return [index.chunk(i) for i, score in hits if score > floor]
 
     @property
     def size(self) -> int:
         """Chunks in the keyword index."""
-        return len(self._chunks)
+        return len(self._index) if self._index is not None else 0
 
 
 class HybridRetriever(BaseRetriever):
