@@ -5,6 +5,7 @@ Every interface (CLI, Gradio, HTTP API, eval) is a client of this class.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -93,29 +94,30 @@ class Assistant:
         """Index an uploaded file: checked for name, type and size, stored under a generated name.
 
         The document id is ``uploads/<clean file name>``; uploading the same name again
-        replaces the document.
+        replaces the document. Concurrent uploads (threads or processes sharing the data
+        folder) leave exactly one file per document: the one it was read from.
 
         Raises:
             UploadError: the name, type or size is refused (one line saying why).
         """
-        from citewise.index.uploads import UploadLimits, store_upload
+        from citewise.index.uploads import UploadLimits, check_upload, store_upload, sweep_uploads, upload_lock
 
         limits = UploadLimits(max_bytes=self.settings.max_upload_mb * 1024 * 1024)
-        doc_id, path = store_upload(self.settings.data_dir, filename, data, limits)
-        try:
-            previous = self.store.documents().get(doc_id)
-            report = self.ingest([path], progress=progress, doc_ids={path: doc_id})
-        except BaseException:
-            path.unlink(missing_ok=True)  # the store failed: leave no file that no document owns
-            raise
+        check_upload(filename, len(data), limits)  # refuse before waiting for the lock
+        with upload_lock(self.settings.data_dir):
+            doc_id, path = store_upload(self.settings.data_dir, filename, data, limits)
+            try:
+                report = self.ingest([path], progress=progress, doc_ids={path: doc_id})
+            except BaseException:
+                path.unlink(missing_ok=True)  # nothing was committed from it
+                raise
+            finally:  # whatever happened: keep only the files that a committed document was read from
+                with contextlib.suppress(Exception):
+                    docs = self.store.documents().values()
+                    sweep_uploads(self.settings.data_dir, [d.path or d.source for d in docs])
         if not report.ok:
-            path.unlink(missing_ok=True)
             name = doc_id.split("/", 1)[1]  # reasons name the file the user sent, not its stored name
             report.failed = [(doc_id, reason.replace(path.name, name)) for _, reason in report.failed]
-        elif doc_id in report.unchanged:
-            path.unlink(missing_ok=True)  # the same bytes are already stored and indexed
-        elif previous is not None and previous.source != str(path):
-            self._delete_upload_file(previous.source)
         return report
 
     def _delete_upload_file(self, source: str) -> None:
@@ -126,11 +128,13 @@ class Assistant:
 
     def remove(self, doc_id: str) -> bool:
         """Remove a document and all its chunks. Returns False if it was not indexed."""
-        with self._write_lock:
+        from citewise.index.uploads import upload_lock
+
+        with upload_lock(self.settings.data_dir), self._write_lock:
             record = self.store.documents().get(doc_id)
             removed = self.store.remove_document(doc_id)
-        if record is not None:
-            self._delete_upload_file(record.source)
+            if record is not None:
+                self._delete_upload_file(record.path or record.source)
         return removed
 
     def documents(self) -> list[DocRecord]:

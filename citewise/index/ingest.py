@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from citewise.index.chunking import chunk_text
+from citewise.index.doc_ids import DocIds, absolute
 from citewise.index.embed import SentenceEmbedder
-from citewise.index.loaders import LoadedDocument, LoadError, doc_id_for, find_files, load_document
-from citewise.index.store import ChromaStore, ChunkRecord, DocRecord
+from citewise.index.loaders import LoadedDocument, LoadError, find_files, load_document, short_path
+from citewise.index.store import ChromaStore, ChunkRecord, DocRecord, chunk_id
 from citewise.progress import ProgressFn
 
 # progress(done, total, current file name): the one callback shape of citewise.progress
@@ -32,6 +34,8 @@ class IngestReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, one-line reason)
+    # unchanged documents whose chunks in the store did not match the registry, written again
+    repaired: list[str] = field(default_factory=list)
     chunks: int = 0
 
     @property
@@ -41,8 +45,9 @@ class IngestReport:
 
     def summary(self) -> str:
         """One line for the terminal."""
+        repaired = f", {len(self.repaired)} repaired" if self.repaired else ""
         return (
-            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged{repaired}, "
             f"{len(self.failed)} failed ({self.chunks} chunks written)"
         )
 
@@ -52,6 +57,7 @@ class IngestReport:
             "added": self.added,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "repaired": self.repaired,
             "failed": [{"path": p, "reason": r} for p, r in self.failed],
             "chunks": self.chunks,
             "ok": self.ok,
@@ -65,6 +71,20 @@ class _Prepared:
     record: DocRecord
     text: str
     chunks: list[ChunkRecord]
+    repair: bool = False
+
+
+@dataclass
+class _Run:
+    """The state of one ingest run."""
+
+    writer: str
+    committed: dict[str, DocRecord]  # as read at the start of the run
+    known: dict[str, str]  # doc id -> hash, kept up to date as the run commits
+    ids: DocIds
+    report: IngestReport
+    pending: list[_Prepared] = field(default_factory=list)
+    held: set[str] | None = None  # chunk ids in the store, read when first needed
 
 
 class Indexer:
@@ -107,7 +127,9 @@ class Indexer:
         """Index files and folders; unchanged documents are skipped, changed ones replaced.
 
         A file that cannot be read is reported in ``failed`` with a one-line reason and
-        the others go on; nothing already indexed is touched by a failure.
+        the others go on; nothing already indexed is touched by a failure. An unchanged
+        document whose chunks are not all in the store is written again (``repaired``).
+        Other ingests may run at the same time, in this process or others.
 
         Args:
             paths: files and folders (searched recursively).
@@ -116,42 +138,67 @@ class Indexer:
         """
         report = IngestReport()
         files, problems = find_files(paths)
-        report.failed.extend((p.split(":")[0], p) for p in problems)
-        if self.store.needs_sweep():  # chunks left by a crash or a kill: drop them first
-            self.store.sweep()
-        known = {d.doc_id: d.doc_hash for d in self.store.documents().values()}
-        pending: list[_Prepared] = []
-        total = len(files)
-        for done, (path, root) in enumerate(files, start=1):
-            doc_id = (doc_ids or {}).get(path) or doc_id_for(path, root)
-            if any(p.record.doc_id == doc_id for p in pending):
-                self._flush(pending, known, report)  # the same id twice: commit the first one first
-            try:
-                prepared = self._prepare(path, doc_id, known, report)
-            except LoadError as exc:
-                report.failed.append((str(path), str(exc)))
-                prepared = None
-            if prepared is not None:
-                pending.append(prepared)
-                if sum(len(p.chunks) for p in pending) >= self.batch_chunks or len(pending) >= self.batch_docs:
-                    self._flush(pending, known, report)
-            if progress:
-                progress(done, total, path.name)
-        self._flush(pending, known, report)
+        report.failed.extend(problems)
+        with self.store.writing() as writer:
+            if self.store.needs_sweep():  # chunks left by a crash or a kill: drop them first
+                self.store.sweep()
+            committed = self.store.documents()
+            run = _Run(
+                writer,
+                committed,
+                {d.doc_id: d.doc_hash for d in committed.values()},
+                DocIds(committed.values()),
+                report,
+            )
+            for path, doc_id in (doc_ids or {}).items():
+                run.ids.claim(doc_id, path)
+            for done, (path, root) in enumerate(files, start=1):
+                self._one(run, path, root, (doc_ids or {}).get(path))
+                if progress:
+                    progress(done, len(files), path.name)
+            self._flush(run)
         return report
 
-    def _prepare(self, path: Path, doc_id: str, known: dict[str, str], report: IngestReport) -> _Prepared | None:
-        doc = load_document(path)
+    def _one(self, run: _Run, path: Path, root: Path, fixed_id: str | None) -> None:
+        try:
+            doc_id = fixed_id or run.ids.assign(path, root)
+            if any(p.record.doc_id == doc_id for p in run.pending):
+                self._flush(run)  # the same id twice: commit the first one first
+            prepared = self._prepare(path, doc_id, run)
+        except LoadError as exc:
+            run.report.failed.append((short_path(path), str(exc)))
+            return
+        except (OSError, RecursionError) as exc:  # the path itself is unusable (too long, too deep)
+            run.report.failed.append((short_path(path), f"{short_path(path)}: cannot read file ({_why(exc)})"))
+            return
+        if prepared is not None:
+            run.pending.append(prepared)
+            if sum(len(p.chunks) for p in run.pending) >= self.batch_chunks or len(run.pending) >= self.batch_docs:
+                self._flush(run)
+
+    def _whole(self, run: _Run, record: DocRecord) -> bool:
+        """Whether the store holds every chunk the registry says ``record`` has."""
+        if run.held is None:
+            run.held = self.store.chunk_ids()
+        return all(chunk_id(record.doc_id, record.doc_hash, i) in run.held for i in range(record.chunks))
+
+    def _prepare(self, path: Path, doc_id: str, run: _Run, doc: LoadedDocument | None = None) -> _Prepared | None:
+        from_file = doc is None  # else an already-loaded document (ingest_loaded): no file behind it
+        doc = load_document(path) if doc is None else doc
         digest = doc.content_hash
-        if known.get(doc_id) == digest:
-            report.unchanged.append(doc_id)
-            return None
+        repair = False
+        if run.known.get(doc_id) == digest:
+            before = run.committed.get(doc_id)
+            if before is None or before.doc_hash != digest or self._whole(run, before):
+                run.report.unchanged.append(doc_id)
+                return None
+            repair = True  # e.g. chunks deleted by another ingest before this version existed
         spans = self.chunk(doc)
         if not spans:
             raise LoadError(f"{path.name}: no text to index")
         records = [
             ChunkRecord(
-                id=f"{doc_id}::{digest[:16]}::{i:06d}",
+                id=chunk_id(doc_id, digest, i),
                 doc_id=doc_id,
                 doc_hash=digest,
                 text=text,
@@ -160,7 +207,7 @@ class Indexer:
                 index=i,
                 page=doc.page_at(start),
                 title=doc.title,
-                source=str(path),
+                source=doc.source,
                 page_breaks=tuple((n, s) for n, s, _ in doc.pages if start < s < end),
             )
             for i, (start, end, text) in enumerate(spans)
@@ -169,25 +216,68 @@ class Indexer:
             doc_id=doc_id,
             doc_hash=digest,
             title=doc.title,
-            source=str(path),
+            source=doc.source,
             kind=doc.kind,
             chunks=len(records),
             indexed_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             meta={**doc.metadata, "pages": str(len(doc.pages))} if doc.pages else dict(doc.metadata),
+            path=absolute(path) if from_file else "",
         )
-        return _Prepared(record, doc.text, records)
+        return _Prepared(record, doc.text, records, repair)
 
-    def _flush(self, pending: list[_Prepared], known: dict[str, str], report: IngestReport) -> None:
+    def _flush(self, run: _Run) -> None:
         """Embed and write the pending documents' chunks slice by slice, then commit them."""
+        pending, report = run.pending, run.report
         if not pending:
             return
         chunks = [c for p in pending for c in p.chunks]
         for i in range(0, len(chunks), self.batch_chunks):
             part = chunks[i : i + self.batch_chunks]  # bounded memory even for one huge document
-            self.store.write_chunks(part, self.embedder.embed([c.text for c in part]))
-        self.store.commit_documents([(p.record, p.text) for p in pending])
+            self.store.write_chunks(part, self.embedder.embed([c.text for c in part]), run.writer)
+        self.store.commit_documents([(p.record, p.text) for p in pending], run.writer)
         for p in pending:
-            (report.updated if p.record.doc_id in known else report.added).append(p.record.doc_id)
-            known[p.record.doc_id] = p.record.doc_hash
+            doc_id = p.record.doc_id
+            (report.repaired if p.repair else report.updated if doc_id in run.known else report.added).append(doc_id)
+            run.known[doc_id] = p.record.doc_hash
             report.chunks += len(p.chunks)
         pending.clear()
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deep"
+    return getattr(exc, "strerror", None) or type(exc).__name__
+
+
+def ingest_loaded(
+    indexer: Indexer, documents: Iterable[tuple[str, LoadedDocument]], *, progress: Progress | None = None
+) -> IngestReport:
+    """Index documents already read into text (LlamaIndex ``Document``s...) under the given ids.
+
+    The rules of :meth:`Indexer.ingest`: an unchanged content hash is skipped, each document
+    commits all or nothing, one that cannot be indexed is reported in ``failed``.
+    """
+    items = list(documents)
+    report = IngestReport()
+    with indexer.store.writing() as writer:
+        if indexer.store.needs_sweep():
+            indexer.store.sweep()
+        committed = indexer.store.documents()
+        known = {d.doc_id: d.doc_hash for d in committed.values()}
+        run = _Run(writer, committed, known, DocIds(committed.values()), report)
+        for done, (doc_id, doc) in enumerate(items, start=1):
+            if any(p.record.doc_id == doc_id for p in run.pending):
+                indexer._flush(run)  # the same id twice: commit the first one first
+            try:
+                prepared = indexer._prepare(Path(doc_id), doc_id, run, doc)
+            except LoadError as exc:
+                report.failed.append((doc_id, str(exc)))
+                prepared = None
+            if prepared is not None:
+                run.pending.append(prepared)
+                if sum(len(p.chunks) for p in run.pending) >= indexer.batch_chunks:
+                    indexer._flush(run)
+            if progress:
+                progress(done, len(items), doc_id)
+        indexer._flush(run)
+    return report

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from citewise.errors import CitewiseError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -15,11 +19,31 @@ MAX_FILE_BYTES = 200 * 1024 * 1024
 # "Reliability" section), so a larger file would tie up ingest for hours; split it instead.
 MAX_TEXT_CHARS = 5_000_000
 _TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+# Zip-based formats (.docx) are checked against these before anything is unpacked: a 1 MB
+# file can unpack to gigabytes ("zip bomb"). The sizes are the ones the zip declares; Python's
+# zipfile never returns more than that (a lying entry fails its CRC check instead).
+ZIP_MAX_ENTRIES = 2_000  # files inside one .docx
+ZIP_MAX_UNPACKED = 256 * 2**20  # all of them together, unpacked (images included)
+ZIP_MAX_XML_PART = 48 * 2**20  # one XML part (document.xml of ~5 million characters is ~25 MB)
+# A name (or path) longer than this is shortened in the middle in messages, to keep them one line.
+_SHOW_CHARS = 120
+# A line that names an author or a date is never a title ("Written by Paul Graham", "By Jane Doe").
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_BYLINE = re.compile(
+    r"^(?:(?:written|posted|published|reported|edited|story|text|words|photos?|compiled)\s+)?by\s+\S"
+    r"|^(?:author|authors|byline|posted|published|updated|date)\s*:"
+    rf"|^(?:{_MONTH}\s+(?:\d{{1,2}},?\s+)?\d{{4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})$",
+    re.I,
+)
+_HEADING = re.compile(r"^#{1,6}\s+(\S.*?)\s*#*\s*$")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*\r?\n", re.S)
 
 
-class LoadError(Exception):
+class LoadError(CitewiseError):
     """A file cannot be indexed; the message is one line that says why."""
+
+    status = 400
+    code = "unreadable_document"
 
 
 @dataclass
@@ -100,10 +124,24 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
     return {str(k): str(v) for k, v in meta.items() if v is not None}, text[m.end() :]
 
 
+def short_path(path: Path | str) -> str:
+    """``path`` as text, shortened in the middle if long, so a message stays one readable line."""
+    text = str(path).replace("\n", " ")
+    if len(text) <= _SHOW_CHARS:
+        return text
+    return f"{text[:40]}…{text[-(_SHOW_CHARS - 41) :]}"
+
+
 def _first_line_title(text: str, fallback: str) -> str:
-    for line in text.splitlines():
-        line = line.strip().lstrip("#").strip()
-        if line:
+    """The first Markdown heading near the top, else the first line that is not a byline or date."""
+    lines = [line.strip() for line in text.splitlines()[:60]]
+    for line in lines:
+        m = _HEADING.match(line)
+        if m and not _BYLINE.match(m.group(1)):
+            return m.group(1)[:200]
+    for line in lines:
+        line = line.lstrip("#").strip()
+        if line and not _BYLINE.match(line):
             return line[:200]
     return fallback
 
@@ -129,6 +167,8 @@ def _load_html(path: Path) -> LoadedDocument:
     title = soup.title.get_text(strip=True) if soup.title else ""
     if soup.title:
         soup.title.decompose()
+    h1 = soup.find("h1")
+    title = title or (h1.get_text(" ", strip=True) if h1 else "")
     text = soup.get_text("\n")
     text = re.sub(r"[ \t\xa0]+", " ", text)
     text = re.sub(r"\n\s*\n+", "\n\n", text).strip() + "\n"
@@ -178,16 +218,47 @@ def _load_pdf(path: Path) -> LoadedDocument:
     )
 
 
-def _load_docx(path: Path) -> LoadedDocument:
+def check_zip(path: Path, kind: str) -> None:
+    """Refuse a zip-based file whose entry count or unpacked size is over the limits, before unpacking."""
     import zipfile
 
-    import docx
-    from docx.opc.exceptions import OpcError
+    with open(path, "rb") as fh:
+        try:
+            end = zipfile._EndRecData(fh)  # type: ignore[attr-defined]  # the end record only: no entry list yet
+        except OSError:
+            end = None
+        if not end:
+            raise LoadError(f"{path.name}: {kind} is damaged or unreadable (not a zip archive)")
+        entries = int(end[zipfile._ECD_ENTRIES_TOTAL])  # type: ignore[attr-defined]
+        if entries > ZIP_MAX_ENTRIES:
+            raise LoadError(f"{path.name}: {kind} holds {entries:,} files; the limit is {ZIP_MAX_ENTRIES:,}")
+        try:
+            infos = zipfile.ZipFile(fh).infolist()
+        except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+            raise LoadError(f"{path.name}: {kind} is damaged or unreadable ({_first_line(exc)})") from None
+    if len(infos) > ZIP_MAX_ENTRIES:
+        raise LoadError(f"{path.name}: {kind} holds {len(infos):,} files; the limit is {ZIP_MAX_ENTRIES:,}")
+    total = sum(i.file_size for i in infos)
+    if total > ZIP_MAX_UNPACKED:
+        raise LoadError(
+            f"{path.name}: {kind} would unpack to {total / 2**20:,.0f} MB; the limit is {ZIP_MAX_UNPACKED // 2**20} MB"
+        )
+    for info in infos:
+        if info.filename.lower().endswith((".xml", ".rels")) and info.file_size > ZIP_MAX_XML_PART:
+            raise LoadError(
+                f"{path.name}: {kind} part {short_path(info.filename)} would unpack to "
+                f"{info.file_size / 2**20:,.0f} MB; the limit is {ZIP_MAX_XML_PART // 2**20} MB per part"
+            )
 
-    try:
-        document = docx.Document(str(path))
-    except (zipfile.BadZipFile, OpcError, KeyError, ValueError, OSError) as exc:
-        raise LoadError(f"{path.name}: DOCX is damaged or unreadable ({type(exc).__name__})") from None
+
+def _load_docx(path: Path) -> LoadedDocument:
+    import docx
+
+    check_zip(path, "DOCX")
+    document = docx.Document(str(path))  # any error: load_document makes it this file's one-line reason
+    heading = next(
+        (p.text.strip() for p in document.paragraphs if p.style is not None and _is_heading(p.style.name)), ""
+    )
     paragraphs = [p.text for p in document.paragraphs]
     for table in document.tables:
         for row in table.rows:
@@ -195,10 +266,14 @@ def _load_docx(path: Path) -> LoadedDocument:
     text = "\n".join(p for p in paragraphs if p.strip())
     if not text.strip():
         raise LoadError(f"{path.name}: DOCX has no text")
-    title = (document.core_properties.title or "").strip()
+    title = (document.core_properties.title or "").strip() or heading
     return LoadedDocument(
         text=text + "\n", title=title or _first_line_title(text, path.stem), source=str(path), kind="docx"
     )
+
+
+def _is_heading(style: str | None) -> bool:
+    return bool(style) and (style == "Title" or str(style).startswith("Heading"))
 
 
 _LOADERS = {
@@ -228,7 +303,7 @@ def load_document(path: Path) -> LoadedDocument:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise LoadError(f"{path.name}: cannot read file ({exc.strerror})") from None
+        raise LoadError(f"{short_path(path.name)}: cannot read file ({exc.strerror or type(exc).__name__})") from None
     if size > MAX_FILE_BYTES:
         raise LoadError(f"{path.name}: file is larger than {MAX_FILE_BYTES // 2**20} MB")
     if suffix in _TEXT_SUFFIXES and size > 4 * MAX_TEXT_CHARS:  # refuse before reading it
@@ -238,12 +313,22 @@ def load_document(path: Path) -> LoadedDocument:
     except LoadError:
         raise
     except OSError as exc:
-        raise LoadError(f"{path.name}: cannot read file ({exc.strerror or exc})") from None
+        raise LoadError(f"{path.name}: cannot read file ({exc.strerror or _first_line(exc)})") from None
     except MemoryError:
         raise LoadError(_too_long(path.name, "too large to load")) from None
+    except Exception as exc:  # any parser's error on a malformed file fails this file, never the batch
+        kind = suffix.lstrip(".").upper()
+        raise LoadError(
+            f"{path.name}: {kind} is damaged or unreadable ({type(exc).__name__}: {_first_line(exc)})"
+        ) from None
     if len(doc.text) > MAX_TEXT_CHARS:
         raise LoadError(_too_long(path.name, f"{len(doc.text):,} characters"))
     return doc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__
 
 
 def _too_long(name: str, what: str) -> str:
@@ -253,24 +338,63 @@ def _too_long(name: str, what: str) -> str:
     )
 
 
-def find_files(paths: list[Path]) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """Expand files and folders (recursively) into (file, root) pairs, plus one-line problems.
+def find_files(paths: list[Path]) -> tuple[list[tuple[Path, Path]], list[tuple[str, str]]]:
+    """Expand files and folders (recursively) into (file, root) pairs, plus (path, one-line reason) problems.
 
     Hidden files and folders are skipped; files of unsupported type inside folders are
-    skipped silently, while a file named directly is reported.
+    skipped silently, while a file named directly is reported. A folder that cannot be
+    read (no permission, a path too long) is a problem of its own; the rest is still found.
     """
     found: list[tuple[Path, Path]] = []
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     for given in paths:
-        if given.is_dir():
-            for p in sorted(given.rglob("*")):
-                rel_parts = p.relative_to(given).parts
-                if any(part.startswith(".") for part in rel_parts):
-                    continue
-                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES:
-                    found.append((p, given))
-        elif given.is_file():
+        try:
+            mode = os.stat(given).st_mode
+        except FileNotFoundError:
+            problems.append((short_path(given), f"{short_path(given)}: no such file or folder"))
+            continue
+        except (OSError, ValueError) as exc:
+            problems.append((short_path(given), f"{short_path(given)}: cannot read ({_reason(exc)})"))
+            continue
+        if stat.S_ISDIR(mode):
+            found.extend((p, given) for p in _walk(given, problems))
+        elif stat.S_ISREG(mode):
             found.append((given, given.parent))
         else:
-            problems.append(f"{given}: no such file or folder")
+            problems.append((short_path(given), f"{short_path(given)}: not a file or folder"))
     return found, problems
+
+
+def _walk(root: Path, problems: list[tuple[str, str]]) -> list[Path]:
+    """Supported files under ``root``, sorted; iterative, so any depth works; symlink loops are cut."""
+    files: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = os.stat(folder)
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except (OSError, ValueError) as exc:
+            problems.append((short_path(folder), f"{short_path(folder)}: cannot read folder ({_reason(exc)})"))
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = folder / entry.name
+            try:
+                if entry.is_dir():
+                    stack.append(path)
+                elif entry.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES:
+                    files.append(path)
+            except OSError as exc:
+                problems.append((short_path(path), f"{short_path(path)}: cannot read ({_reason(exc)})"))
+    return sorted(files)
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or _first_line(exc)

@@ -9,6 +9,10 @@ Two collections per index:
 A document counts as indexed only once its registry record exists and names the same
 content hash as its chunks; chunks of any other hash are invisible to queries and swept
 away. That makes ingest all-or-nothing even if the process dies half-way.
+
+Several ingests may write at once (two CLI runs, uploads to several ``serve`` processes):
+each holds a writer lease (:mod:`citewise.index.writers`) and tags its chunks with the
+lease id, and uncommitted chunks are deleted only when their writer is gone.
 """
 
 from __future__ import annotations
@@ -17,17 +21,22 @@ import contextlib
 import json
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from citewise.errors import CitewiseError
 
 REVISION_ID = "__revision__"
 _DUMMY = [1.0]  # the registry needs no vector search; Chroma still wants an embedding
 
 
-class StoreError(RuntimeError):
+class StoreError(CitewiseError, RuntimeError):
     """The store cannot be opened or reached; the message says what to do."""
+
+    status = 503
+    code = "store_unavailable"
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,7 @@ class DocRecord:
     chunks: int
     indexed_at: str
     meta: dict[str, str] = field(default_factory=dict)
+    path: str = ""  # the absolute path of the file it was read from ("" in indexes made before 0.2)
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,8 @@ class ChromaStore:
         self._client: Any = None
         self._chunks: Any = None
         self._docs: Any = None
+        self._writers: Any = None
+        self._leases: Any = None
         self._lock = threading.RLock()
 
     def _open(self) -> None:
@@ -131,7 +143,7 @@ class ChromaStore:
             where = self.config.chroma_url or str(self.config.data_dir / "chroma")
             if self.config.chroma_url:
                 with self._lock:  # a server that went away: drop the client so the next call reconnects
-                    self._client = self._chunks = self._docs = None
+                    self._client = self._chunks = self._docs = self._writers = None
             from citewise.index.connect import reason
 
             raise StoreError(f"Chroma failed to {what} ({where}): {reason(exc)}") from None
@@ -180,6 +192,7 @@ class ChromaStore:
                     chunks=int(meta.get("chunks", 0)),
                     indexed_at=str(meta.get("indexed_at", "")),
                     meta=dict(json.loads(str(meta.get("meta", "{}")))),
+                    path=str(meta.get("path", "")),
                 )
             except (ValueError, TypeError):
                 raise self._damaged(f"a damaged document record ({rid!r})") from None
@@ -191,6 +204,46 @@ class ChromaStore:
         docs = got.get("documents") or []
         return docs[0] if docs else None
 
+    # ---- writers -------------------------------------------------------------------
+    def _lease_book(self) -> Any:
+        from citewise.index import writers
+
+        with self._lock:
+            if self._leases is None:
+                if not self.config.chroma_url and writers.file_leases_supported():
+                    self._leases = writers.FileLeases(self.config.data_dir / "writers")
+                else:
+                    self._leases = writers.StoreLeases(self._writer_collection)
+            return self._leases
+
+    def _writer_collection(self) -> Any:
+        self._open()
+        with self._lock:
+            if self._writers is None:
+                self._writers = self._call(
+                    "open the writer leases",
+                    self._client.get_or_create_collection,
+                    f"{self.config.collection}_writers",
+                    embedding_function=None,
+                )
+            return self._writers
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[str]:
+        """Hold a writer lease while writing; yields the writer id to tag chunks with."""
+        self._open()
+        book = self._lease_book()
+        lease = self._call("take a writer lease", book.acquire)
+        try:
+            yield lease.id
+        finally:
+            lease.release()
+
+    def live_writers(self) -> set[str]:
+        """Ids of the writers that hold a lease now."""
+        self._open()
+        return set(self._call("read the writer leases", self._lease_book().alive))
+
     # ---- writing --------------------------------------------------------------------
     def write_document(
         self,
@@ -200,11 +253,16 @@ class ChromaStore:
         embeddings: list[list[float]],
     ) -> None:
         """Store a document's chunks, then commit it, then drop its older chunks."""
-        self.write_chunks(chunks, embeddings)
-        self.commit_documents([(record, text)])
+        with self.writing() as writer:
+            self.write_chunks(chunks, embeddings, writer)
+            self.commit_documents([(record, text)], writer)
 
-    def write_chunks(self, chunks: list[ChunkRecord], embeddings: list[list[float]]) -> None:
-        """Store chunks (invisible to queries until their document is committed)."""
+    def write_chunks(self, chunks: list[ChunkRecord], embeddings: list[list[float]], writer: str = "") -> None:
+        """Store chunks (invisible to queries until their document is committed).
+
+        Args:
+            writer: the id from :meth:`writing`; chunks without a live writer may be swept.
+        """
         batch = self._max_batch()
         for i in range(0, len(chunks), batch):
             part = chunks[i : i + batch]
@@ -214,24 +272,29 @@ class ChromaStore:
                 ids=[c.id for c in part],
                 embeddings=embeddings[i : i + batch],
                 documents=[c.text for c in part],
-                metadatas=[_chunk_meta(c) for c in part],
+                metadatas=[_chunk_meta(c, writer) for c in part],
             )
 
-    def commit_documents(self, docs: list[tuple[DocRecord, str]]) -> None:
+    def commit_documents(self, docs: list[tuple[DocRecord, str]], writer: str = "") -> None:
         """Commit documents whose chunks are all written (one registry write), then drop their older chunks.
 
         Each record is committed whole or not at all, so a crash at any point leaves every
-        document either at its previous version or at its new one.
+        document either at its previous version or at its new one. Chunks of another
+        version that another live writer is still writing are left alone.
         """
         if not docs:
             return
         if len({r.doc_id for r, _ in docs}) != len(docs):
             raise ValueError("commit_documents got the same document twice")
+        ids = [r.doc_id for r, _ in docs]
+        got = self._call("read documents", self.docs.get, ids=ids, include=["metadatas"])
+        metas = got["metadatas"] or []
+        previous = {rid: str((m or {}).get("doc_hash", "")) for rid, m in zip(got["ids"], metas, strict=False)}
         revision: dict[str, Any] = {"token": uuid.uuid4().hex, "kind": "revision"}
         self._call(  # the records and the new revision token in one write
             "commit documents",
             self.docs.upsert,
-            ids=[r.doc_id for r, _ in docs] + [REVISION_ID],
+            ids=[*ids, REVISION_ID],
             embeddings=[_DUMMY] * (len(docs) + 1),
             metadatas=[_doc_meta(r) for r, _ in docs] + [revision],
             documents=[text for _, text in docs] + [""],
@@ -239,29 +302,67 @@ class ChromaStore:
         stale = [{"$and": [{"doc_id": r.doc_id}, {"doc_hash": {"$ne": r.doc_hash}}]} for r, _ in docs]
         for i in range(0, len(stale), 50):
             part = stale[i : i + 50]
-            self._call("drop old chunks", self.chunks.delete, where=part[0] if len(part) == 1 else {"$or": part})
+            self._drop(part[0] if len(part) == 1 else {"$or": part}, previous, mine=writer)
+
+    def _drop(self, where: dict[str, Any], committed: dict[str, str], mine: str = "") -> None:
+        """Delete the chunks matching ``where`` except uncommitted ones of another live writer.
+
+        ``committed`` maps doc ids to a version known to be committed before (always dropped).
+        The chunks are listed before the leases are read: a chunk listed was written under a
+        lease taken before that read, so a live writer is never mistaken for a gone one.
+        """
+        got = self._call("list chunks", self.chunks.get, where=where, include=["metadatas"])
+        if not got["ids"]:
+            return
+        others = self.live_writers() - {mine} if mine else self.live_writers()
+        drop = [
+            cid
+            for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=False)
+            if str(meta.get("writer", "")) not in others
+            or committed.get(str(meta.get("doc_id"))) == meta.get("doc_hash")
+        ]
+        for i in range(0, len(drop), self._max_batch()):
+            self._call("delete chunks", self.chunks.delete, ids=drop[i : i + self._max_batch()])
 
     def remove_document(self, doc_id: str) -> bool:
-        """Un-commit a document, then delete its chunks. Returns whether it was indexed."""
-        existed = bool(self._call("read a document", self.docs.get, ids=[doc_id])["ids"])
+        """Un-commit a document, then delete its chunks. Returns whether it was indexed.
+
+        Chunks another live writer is writing for this id stay: that ingest adds it back.
+        """
+        got = self._call("read a document", self.docs.get, ids=[doc_id], include=["metadatas"])
+        existed = bool(got["ids"])
+        committed = {doc_id: str((got["metadatas"] or [{}])[0].get("doc_hash", ""))} if existed else {}
         if existed:
             self._call("remove a document", self.docs.delete, ids=[doc_id])
             self._bump_revision()
-        self._call("delete chunks", self.chunks.delete, where={"doc_id": doc_id})
+        self._drop({"doc_id": doc_id}, committed)
         return existed
 
     def sweep(self) -> int:
-        """Delete chunks that belong to no committed document version. Returns how many."""
-        registry = {d.doc_id: d.doc_hash for d in self.documents().values()}
+        """Delete chunks that belong to no committed document version and no live writer. Returns how many."""
         got = self._call("list chunks", self.chunks.get, include=["metadatas"])
+        live = self.live_writers()  # after the listing: see _drop
+        registry = {d.doc_id: d.doc_hash for d in self.documents().values()}  # after the leases: a writer
+        # gone by then committed all it ever will, so what is not committed now is nobody's
         stale = [
             cid
             for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=False)
-            if registry.get(str(meta.get("doc_id"))) != meta.get("doc_hash")
+            if registry.get(str(meta.get("doc_id"))) != meta.get("doc_hash") and str(meta.get("writer", "")) not in live
         ]
         for i in range(0, len(stale), self._max_batch()):
             self._call("delete chunks", self.chunks.delete, ids=stale[i : i + self._max_batch()])
         return len(stale)
+
+    def chunk_ids(self, page_size: int = 10000) -> set[str]:
+        """The ids of every stored chunk (to check that a document's chunks are all there)."""
+        out: set[str] = set()
+        offset = 0
+        while True:
+            got = self._call("list chunks", self.chunks.get, include=[], limit=page_size, offset=offset)
+            if not got["ids"]:
+                return out
+            out.update(got["ids"])
+            offset += len(got["ids"])
 
     def needs_sweep(self) -> bool:
         """Cheap check: the chunk count differs from what the registry says it should be."""
@@ -315,10 +416,10 @@ class ChromaStore:
         from citewise.index.connect import open_client
 
         client = open_client(self.config)
-        for name in (f"{self.config.collection}_chunks", f"{self.config.collection}_docs"):
+        for name in ("chunks", "docs", "writers"):
             with contextlib.suppress(Exception):  # absent already
-                client.delete_collection(name)
-        self._client = self._chunks = self._docs = None
+                client.delete_collection(f"{self.config.collection}_{name}")
+        self._client = self._chunks = self._docs = self._writers = None
 
 
 def _doc_meta(r: DocRecord) -> dict[str, Any]:
@@ -330,11 +431,18 @@ def _doc_meta(r: DocRecord) -> dict[str, Any]:
         "chunks": r.chunks,
         "indexed_at": r.indexed_at,
         "meta": json.dumps(r.meta, ensure_ascii=False),
+        "path": r.path,
     }
 
 
-def _chunk_meta(c: ChunkRecord) -> dict[str, Any]:
+def chunk_id(doc_id: str, doc_hash: str, index: int) -> str:
+    """The id of chunk ``index`` of a document version: the same for every writer of that version."""
+    return f"{doc_id}::{doc_hash[:16]}::{index:06d}"
+
+
+def _chunk_meta(c: ChunkRecord, writer: str = "") -> dict[str, Any]:
     return {
+        "writer": writer,
         "doc_id": c.doc_id,
         "doc_hash": c.doc_hash,
         "start": c.start,

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import threading
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from citewise.errors import CitewiseError
 from citewise.index.loaders import SUPPORTED_SUFFIXES
 
+MAX_NAME = 120  # characters kept of an uploaded file's name (the document id is uploads/<name>)
+_STORED = re.compile(r"^[0-9a-f]{32}\.[a-z]+$")  # the generated names store_upload gives files
+_THREAD_LOCK = threading.Lock()
 
-class UploadError(ValueError):
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one process per data folder
+    fcntl = None  # type: ignore[assignment]
+
+
+class UploadError(CitewiseError, ValueError):
     """An upload that is refused; the message says why in one line."""
+
+    status = 400
+    code = "invalid_upload"
 
 
 @dataclass(frozen=True)
@@ -27,8 +44,12 @@ def safe_name(filename: str) -> str:
     base = PureWindowsPath(PurePosixPath(filename.replace("\x00", "")).name).name
     base = re.sub(r"[^\w.\- ]+", "_", base).strip(" .")
     if not base or base.startswith("."):
-        raise UploadError(f"upload name {filename!r} is not a usable file name")
-    return base[:120]
+        raise UploadError(f"upload name {filename[:120]!r} is not a usable file name")
+    if len(base) > MAX_NAME:  # shorten the stem, keep the type: "<long>.txt" stays a .txt
+        stem, suffix = os.path.splitext(base)
+        suffix = suffix if len(suffix) <= 10 else ""
+        base = stem[: MAX_NAME - len(suffix)].rstrip(" .") + suffix
+    return base
 
 
 def check_upload(filename: str, size: int, limits: UploadLimits) -> str:
@@ -58,3 +79,45 @@ def store_upload(data_dir: Path, filename: str, data: bytes, limits: UploadLimit
     path = folder / f"{uuid.uuid4().hex}{Path(name).suffix.lower()}"
     path.write_bytes(data)
     return f"uploads/{name}", path
+
+
+@contextlib.contextmanager
+def upload_lock(data_dir: Path) -> Iterator[None]:
+    """Hold the data folder's upload lock: one upload or removal at a time, across processes.
+
+    Every process sharing a data folder (several ``serve`` workers on one volume) takes it,
+    so reading a document's previous file, committing the new one and deleting the old
+    one happen as one step, and no upload is left owning nothing.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with _THREAD_LOCK:
+        if fcntl is None:  # pragma: no cover
+            yield
+            return
+        fd = os.open(data_dir / "uploads.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+
+def sweep_uploads(data_dir: Path, owned: Iterable[str]) -> list[str]:
+    """Delete stored uploads that no document owns (call with :func:`upload_lock` held).
+
+    Args:
+        owned: the paths (or bare names) of the files that documents were read from.
+
+    Returns:
+        the names deleted.
+    """
+    keep = {Path(p).name for p in owned}
+    folder = data_dir / "uploads"
+    gone = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(folder):
+            if _STORED.match(entry.name) and entry.name not in keep:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                gone.append(entry.name)
+    return gone
