@@ -224,3 +224,48 @@ class Assistant:
                 answer = item
         assert answer is not None
         return answer
+
+    # ---- LlamaIndex -----------------------------------------------------------------
+    def as_query_engine(self, mode: str | None = None, top_k: int | None = None, streaming: bool = False) -> Any:
+        """This Assistant as a LlamaIndex query engine (``BaseQueryEngine``).
+
+        ``engine.query(q)`` returns a ``Response``: ``response`` is the answer text,
+        ``source_nodes[n-1]`` is citation ``[n]`` (text = the verbatim quote; doc_id, title,
+        source, page, start, end, passage in metadata), ``metadata`` holds refused, mode,
+        confidence, sentences, note and closest. ``streaming=True`` gives a ``StreamingResponse``.
+
+        Raises:
+            ModeError: the mode is unknown or unavailable.
+        """
+        from citewise.llamaindex import CitewiseQueryEngine
+
+        return CitewiseQueryEngine(self, mode=mode, top_k=top_k, streaming=streaming)
+
+    def as_chat_engine(self, mode: str | None = None, top_k: int | None = None, chat_history: Any = None) -> Any:
+        """This Assistant as a LlamaIndex chat engine (``BaseChatEngine``); follow-ups use its own condensing."""
+        from citewise.llamaindex import CitewiseChatEngine
+
+        return CitewiseChatEngine(self, mode=mode, top_k=top_k, chat_history=chat_history)
+
+    def as_retriever(self, top_k: int | None = None) -> HybridRetriever:
+        """The hybrid retriever as a LlamaIndex ``BaseRetriever`` (chunk offsets in node metadata)."""
+        from citewise.llamaindex import retriever
+
+        return retriever(self, top_k)
+
+    def ingest_documents(self, documents: Iterable[Any], progress: Progress | None = None) -> IngestReport:
+        """Index LlamaIndex ``Document``s with the same all-or-nothing, incremental rules as files.
+
+        Each document's id is its ``doc_id`` (give readers stable ids, e.g.
+        ``SimpleDirectoryReader(..., filename_as_id=True)``, so unchanged documents are
+        skipped on the next run); ``title``, ``source``/``url``/``file_path`` and
+        ``page_label`` metadata are used when present, the rest is kept as document metadata.
+        """
+        from citewise.index.ingest import ingest_loaded
+        from citewise.llamaindex import loaded_documents
+
+        usable, failed = loaded_documents(documents)
+        with self._write_lock:
+            report = ingest_loaded(self.indexer, usable, progress=progress)
+        report.failed[:0] = failed
+        return report
