@@ -8,18 +8,23 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 PYTEST_ARGS ?=
 
-.PHONY: setup browser chat ui test test-fast lint format eval bench bench-smoke docs clean
+.PHONY: setup lock browser chat ui test test-fast lint format eval bench bench-smoke docs clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# every package at the exact version in requirements.lock, so a new machine gets what CI tested
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c requirements.lock pip
 	@# the CPU build of torch lies on this machine's disk; install it before anything needs torch
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -c requirements.lock torch
 	@echo "installing citewise and its dependencies (llama-cpp-python compiles once, ~4 min)..."
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
+
+# re-resolve pyproject.toml's ranges in a fresh venv and pin the result (then run make test and commit)
+lock:
+	@bash scripts/lock.sh
 
 browser:
 	@bash scripts/install-browser.sh
