@@ -39,10 +39,9 @@ LAYERS: dict[str, int] = {
     "citewise.assistant": 4,
     "citewise": 4,
     # entry points: they may import each other (the API mounts the UI, the UI runs eval);
-    # so is any module named command(s) or *_command(s), wherever it lives
+    # so is any module named command(s) or *_command(s), and citewise/mcp*.py is part of the API
     "citewise.cli": 5,
     "citewise.api": 5,
-    "citewise.mcp_tools": 5,
     "citewise.ui": 5,
     "citewise.eval": 5,
 }
@@ -144,6 +143,8 @@ def layer_of(module: str) -> tuple[str, int]:
     last = module.rpartition(".")[2]
     if last in ("command", "commands") or last.endswith(("_command", "_commands")):
         return "entry point", LAYERS["citewise.cli"]
+    if module.startswith("citewise.mcp"):  # the MCP server is part of the API layer, wherever it lives
+        return "citewise.api", LAYERS["citewise.api"]
     best = max((part for part in LAYERS if module == part or module.startswith(part + ".")), key=len)
     return best, LAYERS[best]
 
@@ -210,7 +211,10 @@ def test_no_import_cycle():
     if stale:
         warnings.warn(f"knots untied, remove from KNOWN_VIOLATIONS: {stale}", stacklevel=1)
     found = cycles(without_known(import_graph(type_checking=False)))
-    assert not found, f"import cycles (each line one knot): {found}"
+    assert not found, (
+        f"import cycles (the modules of each knot): {found}; move what they share into a module both import,"
+        " or pass it in (a lazy import does not count as untying)"
+    )
 
 
 def test_no_import_from_a_lower_layer_to_a_higher_one():
