@@ -84,6 +84,10 @@ class Settings:
     strict: bool = field(default=False, metadata={"help": "Drop generated sentences the sources do not support."})
     api_key: str = field(default="", metadata={"help": "Bearer key required by the HTTP API; empty disables auth."})
     max_upload_mb: int = field(default=50, metadata={"help": "Largest file accepted by an upload, in MB."})
+    mcp_root: str = field(
+        default="",
+        metadata={"help": "Folder whose files the MCP add_document tool may index by path; empty: by path is off."},
+    )
 
     # where each value came from: field name -> "default" | "file:<path>" | "env:<NAME>" | "flag"
     sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)

@@ -12,6 +12,7 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
     "answer_system": frozenset(),
     "answer": frozenset({"sources", "question"}),
     "condense": frozenset({"history", "question"}),
+    "mcp_answer": frozenset({"question"}),
 }
 
 
