@@ -88,18 +88,19 @@ def add_to(assistant: Any, root: str, text: str, path: str, doc_id: str, title: 
     return report.as_dict()
 
 
-def register(server: Any, pick: Any, root: str) -> None:
+def register(server: Any, pick: Any, root: str, guarded: Any) -> None:
     """Add the document tools, resources and prompt to ``server``.
 
     Args:
         server: the ``MCPServer`` being built.
         pick: ``pick(collection or None)`` -> the Assistant of that collection.
         root: the folder ``add_document`` may read files from ("" forbids paths).
+        guarded: the decorator that turns a tool's exceptions into MCP tool errors
+            (``citewise.mcp_tools.guarded``, passed in so the two modules don't import each other).
     """
     from mcp.server.mcpserver.exceptions import ResourceError
     from mcp.types import Resource
 
-    from citewise.mcp_tools import guarded
     from citewise.prompts import render
 
     @server.tool(structured_output=True)
