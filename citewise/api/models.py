@@ -66,6 +66,14 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
     top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K, description="citewise: passages to retrieve")
+    collection: str | None = Field(
+        default=None, description="citewise: the collection to answer from (or name the model citewise/NAME)"
+    )
+    conversation_id: str | None = Field(
+        default=None,
+        description="citewise: save the turn in this conversation (POST /v1/conversations makes one); when "
+        "messages holds only the new question, the saved turns are the history",
+    )
 
 
 class CitationOut(BaseModel):
