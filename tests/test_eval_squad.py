@@ -141,6 +141,7 @@ def test_the_shared_tune_and_test_sets():
     halves = load_dataset("blockchain-tune"), load_dataset("blockchain-test")
     whole = load_dataset("blockchain")
     assert [h.role for h in halves] == ["tune", "test"]
+    assert [h.name for h in halves] == ["blockchain-tune", "blockchain-test"] and whole.name == "blockchain"
     assert [c.id for c in halves[0].cases][:2] == ["q001", "q003"] and halves[1].cases[0].id == "q002"
     assert sorted(c.id for h in halves for c in h.cases) == [c.id for c in whole.cases]
     assert {h.index_name for h in halves} == {whole.index_name}  # one index for both halves
@@ -179,8 +180,12 @@ def test_a_real_run_indexes_each_paragraph_once(make_assistant, tiny):
     assert report.config["documents"] == ["lighthouses/p01", "lighthouses/p02"]
     assert {"overall_accuracy", "has_ans_accuracy", "no_ans_accuracy", "hit_rate", "mrr"} <= set(report.metrics)
     by_id = {r.case.id: r for r in report.results}
-    assert by_id["lighthouses/p01/q1"].citation_ok  # "Who built ..." quotes Smeaton
-    assert by_id["lighthouses/p01/q1"].rank == 1
+    assert by_id["lighthouses/p01/q1"].rank == 1  # retrieval found Smeaton's paragraph first
+    assert by_id["lighthouses/p02/q1"].rank == 1
+    answerable = [r for r in report.results if not r.case.refuse]
+    assert all(isinstance(r.citation_ok, bool) for r in answerable)
+    assert report.metrics["has_ans_accuracy"] == pytest.approx(sum(r.citation_ok for r in answerable) / 2)
+    assert report.metrics["no_ans_accuracy"] == float(by_id["lighthouses/p01/q2"].answer.refused)
     again = run_eval(assistant, f"squad:{tiny}#Lighthouses")  # the eval index is reused, not doubled
     assert again.config["documents"] == report.config["documents"]
     assert [r.passed for r in again.results] == [r.passed for r in report.results]

@@ -14,12 +14,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citewise.api import openai_format as fmt
-from citewise.api.errors import ApiError, engine_error, error_body, validation_message
+from citewise.api.errors import BUG_MESSAGE, ApiError, citewise_error_body, error_body, validation_message
 from citewise.api.guard import guarded_stream
 from citewise.api.limits import BodyLimit, McpAuth
 from citewise.api.models import (
@@ -38,6 +38,7 @@ from citewise.api.models import (
     UploadResponse,
 )
 from citewise.api.workspaces import WorkspaceState, chat_turn, model_cards, split_model, workspace_routes
+from citewise.errors import CitewiseError
 
 logger = logging.getLogger("citewise.api")
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -47,6 +48,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (401, "Missing or wrong API key"),
         (404, "Unknown model or document"),
         (413, "Request body too large"),
+        (415, "The body is not JSON"),
+        (502, "The LLM server cannot be reached or failed (code llm_unavailable)"),
         (503, "The store or a model is unavailable"),
     ]
 }
@@ -102,11 +105,34 @@ def create_app(
     workspace_routes(router, spaces)
     app.include_router(router)
     _health_route(app, assistant)
+    mounted = ["/v1", "/docs", "/healthz"]
     if mcp_server is not None:
         app.mount("/mcp", _mcp_app(mcp_server, host))
-    if ui is not False:
-        _mount_ui(app, assistant, required=bool(ui))
+        mounted.append("/mcp")
+    if ui is not False and _mount_ui(app, assistant, required=bool(ui)):
+        mounted.append("/ui")
+    app.state.mounted = mounted
+    _index_route(app, mounted)
     return app
+
+
+def _index_route(app: FastAPI, mounted: list[str]) -> None:
+    """``/``: the chat UI when it is mounted, else a small JSON index of the endpoints."""
+
+    @app.get("/", include_in_schema=False)
+    def index() -> Any:
+        if "/ui" in mounted:
+            return RedirectResponse("/ui/")
+        return {"service": "citewise", "endpoints": {path: _ENDPOINTS[path] for path in mounted}}
+
+
+_ENDPOINTS = {
+    "/v1": "OpenAI-compatible API: /v1/chat/completions, /v1/search, /v1/documents, /v1/models",
+    "/docs": "interactive API documentation (OpenAPI schema at /openapi.json)",
+    "/healthz": "liveness and store check",
+    "/mcp": "MCP tools (streamable HTTP): ask, search, list_documents",
+    "/ui": "the chat in the browser",
+}
 
 
 def _mcp_app(mcp_server: Any, host: str) -> Any:
@@ -146,6 +172,8 @@ def _auth(key: str) -> Any:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    """The one place the HTTP API turns exceptions into replies: CitewiseError -> its status, else 500."""
+
     def reply(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
         return JSONResponse(body, status_code=status, headers=headers)
 
@@ -159,25 +187,27 @@ def _add_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "the request failed"
         if exc.status_code == 404 and message == "Not Found":
             message = f"no such endpoint: {request.method} {request.url.path}"
+        elif exc.status_code == 405 and message == "Method Not Allowed":
+            message = f"{request.method} is not allowed on {request.url.path}"
         return reply(exc.status_code, error_body(exc.status_code, message), getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def any_error(request: Request, exc: Exception) -> JSONResponse:
-        mapped = engine_error(exc)
-        if mapped is None:
-            logger.exception("unexpected error on %s %s", request.method, request.url.path)
-            return reply(500, error_body(500, "citewise failed on this request; see the server log"))
-        headers = {"WWW-Authenticate": "Bearer"} if mapped.status == 401 else None
-        return reply(mapped.status, error_body(mapped.status, mapped.message, mapped.code, mapped.param), headers)
+    @app.exception_handler(CitewiseError)
+    async def user_error(request: Request, exc: CitewiseError) -> JSONResponse:
+        if exc.status >= 500:
+            logger.warning("%s %s: %s", request.method, request.url.path, exc.message)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return reply(exc.status, citewise_error_body(exc), headers)
 
-    for exc_type in (ApiError, ValueError, RuntimeError):  # the engine's errors derive from these
-        app.add_exception_handler(exc_type, any_error)  # type: ignore[arg-type]
+    async def bug(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        return reply(500, error_body(500, BUG_MESSAGE))
+
+    for exc_type in (Exception, ValueError, RuntimeError, LookupError, TypeError, OSError):
+        app.add_exception_handler(exc_type, bug)  # type: ignore[arg-type]
 
 
 def _chat_routes(router: APIRouter, assistant: Any, spaces: WorkspaceState) -> None:
     from citewise.assistant import MODES
-    from citewise.index.store import StoreError
-    from citewise.rag.chat import QuestionError
 
     @router.get("/models", response_model=ModelList, summary="The answer modes, as models")
     def models() -> ModelList:
@@ -193,25 +223,20 @@ def _chat_routes(router: APIRouter, assistant: Any, spaces: WorkspaceState) -> N
         responses={200: {"content": {"text/event-stream": {}}}},
     )
     def chat_completions(body: ChatCompletionRequest) -> Any:
-        try:
-            base_model, model_collection = split_model(body.model)  # citewise/NAME picks collection NAME
-            mode = fmt.mode_for_model(base_model, MODES)
-            question, history = fmt.split_messages(body)
-        except fmt.UnknownModel as exc:
-            raise ApiError(404, str(exc), "model_not_found", "model") from None
-        except fmt.BadChatRequest as exc:
-            raise ApiError(400, str(exc), "invalid_messages", "messages") from None
+        base_model, model_collection = split_model(body.model)  # citewise/NAME picks collection NAME
+        mode = fmt.mode_for_model(base_model, MODES)
+        question, history = fmt.split_messages(body)
         model = fmt.MODEL_PREFIX + (mode or assistant.settings.mode)
         turn = chat_turn(spaces, body, model_collection, history)  # collection, saved history
         items = turn.saving(spaces, question, guarded_stream(turn.assistant, question, turn.history, mode, body.top_k))
-        first = next(items)  # errors in the question, mode or store surface here, as a status code
+        first = next(items)  # errors before the first item (question, mode, store, LLM) get their status code
         if not body.stream:
             answer = first
             for item in items:
                 answer = item
-            return JSONResponse(turn.annotate(fmt.completion(answer, model)))
-        errors = (QuestionError, StoreError)
-        return StreamingResponse(fmt.sse_stream(first, items, model, errors), media_type="text/event-stream")
+            return JSONResponse(turn.annotate(fmt.completion(answer, model, fmt.prompt_text(body))))
+        stream = fmt.sse_stream(first, items, model, fmt.prompt_text(body))
+        return StreamingResponse(stream, media_type="text/event-stream")
 
     @router.post("/search", response_model=SearchResponse, summary="Retrieve passages only (no answer)")
     def search(body: SearchRequest, collection: str | None = None) -> SearchResponse:
@@ -240,12 +265,28 @@ def _document(d: Any) -> DocumentOut:
     return DocumentOut(**{k: getattr(d, k) for k in DocumentOut.model_fields})
 
 
+async def _one_file(request: Request) -> None:
+    """Refuse a form with more than one file: only one would be indexed, silently."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return  # FastAPI's own validation says what is missing
+    form = await request.form()  # parsed once: the endpoint's File parameter reuses it
+    names = [getattr(value, "filename", None) or key for key, value in form.multi_items() if hasattr(value, "read")]
+    if len(names) > 1:
+        raise ApiError(400, f"send one file per request; this one has {len(names)}", "too_many_files", "file")
+
+
 def _document_routes(router: APIRouter, assistant: Any, upload_bytes: int, spaces: WorkspaceState) -> None:
     @router.get("/documents", response_model=DocumentList, summary="The indexed documents")
     def list_documents(collection: str | None = None) -> DocumentList:
         return DocumentList(documents=[_document(d) for d in spaces.workspaces.existing(collection).documents()])
 
-    @router.post("/documents", response_model=UploadResponse, status_code=201, summary="Upload and index a file")
+    @router.post(
+        "/documents",
+        response_model=UploadResponse,
+        status_code=201,
+        summary="Upload and index a file (one per request)",
+        dependencies=[Depends(_one_file)],
+    )
     def upload_document(
         file: Annotated[UploadFile, File(description=".txt .md .html .pdf .docx")], collection: str | None = None
     ) -> UploadResponse:
@@ -273,19 +314,26 @@ def _document_routes(router: APIRouter, assistant: Any, upload_bytes: int, space
 def _health_route(app: FastAPI, assistant: Any) -> None:
     from citewise import __version__
 
-    @app.get("/healthz", response_model=Health, responses={503: ERRORS[503]}, summary="Liveness and store check")
+    @app.api_route(
+        "/healthz",
+        methods=["GET", "HEAD"],
+        response_model=Health,
+        responses={503: ERRORS[503]},
+        summary="Liveness and store check",
+    )
     def healthz() -> Health:
         where = assistant.settings.chroma_url or "embedded"
         return Health(version=__version__, documents=len(assistant.store.documents()), store=where)
 
 
-def _mount_ui(app: FastAPI, assistant: Any, *, required: bool) -> None:
+def _mount_ui(app: FastAPI, assistant: Any, *, required: bool) -> bool:
+    """Mount the Gradio chat at /ui; False when it is not installed (and not required)."""
     import importlib.util
 
     if importlib.util.find_spec("citewise.ui.app") is None:
         if required:
             raise RuntimeError("the chat UI is not installed (citewise.ui.app is missing)")
-        return
+        return False
     import os
 
     from citewise.ui.command import AUTH_ENV, _offline_gradio, parse_auth
@@ -298,3 +346,4 @@ def _mount_ui(app: FastAPI, assistant: Any, *, required: bool) -> None:
     mb = assistant.settings.max_upload_mb
     auth = parse_auth(os.environ.get(AUTH_ENV))  # the UI has its own login; the API key guards /v1 and /mcp
     gr.mount_gradio_app(app, build_app(assistant), path="/ui", auth=auth, max_file_size=f"{mb}mb")
+    return True

@@ -44,6 +44,7 @@ def serve(
     import uvicorn
 
     from citewise.api.app import create_app
+    from citewise.api.limits import json_http_protocol
 
     if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
         click.echo(
@@ -53,5 +54,27 @@ def serve(
     assistant.embedder.embed(["warm up"])  # load the model before the first request
     app = create_app(assistant, ui=ui, mcp=mcp, host=host)
     start_watch(assistant, watch_paths)  # --watch: keep a folder indexed in-process
-    click.echo(f"citewise API on http://{host}:{port}/v1 (docs at /docs)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    quiet_libraries(log_level)
+    click.echo(startup_line(host, port, app.state.mounted), err=True)
+    if assistant.is_empty():
+        from citewise.assistant import NO_DOCUMENTS
+
+        click.echo(f"citewise: {NO_DOCUMENTS}", err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, http=json_http_protocol())
+
+
+_NAMES = {"/v1": "API", "/docs": "API docs", "/healthz": "health", "/mcp": "MCP", "/ui": "chat UI"}
+
+
+def startup_line(host: str, port: int, mounted: list[str]) -> str:
+    """One line naming every path the server answers on."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    base = f"http://{shown}:{port}"
+    return f"citewise serving {base}: " + ", ".join(f"{_NAMES.get(p, p)} {p}" for p in mounted)
+
+
+def quiet_libraries(log_level: str) -> None:
+    """Keep libraries' DEBUG/INFO lines (bm25s, httpx, chromadb...) out of the default output."""
+    level = logging.DEBUG if log_level.lower() in ("debug", "trace") else logging.WARNING
+    for name in ("bm25s", "httpx", "httpcore", "chromadb", "llama_index", "sentence_transformers", "mcp"):
+        logging.getLogger(name).setLevel(level)

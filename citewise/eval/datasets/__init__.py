@@ -357,12 +357,9 @@ def _squad(article: str, name: str, role: str) -> EvalDataset:
 
 def _blockchain(half: str = "") -> EvalDataset:
     full = load_labelled_rag(shared_dir() / BLOCKCHAIN_DIR)
-    if not half:
-        full.name = "blockchain"
-        full.index_name = "llama_blockchain_solana"
-        return full
-    full.index_name = "llama_blockchain_solana"
-    return split_cases(full, half)
+    full.index_name = full.name  # llama_blockchain_solana: the whole set and both halves share one index
+    full.name = "blockchain"
+    return split_cases(full, half) if half else full
 
 
 def _seed() -> EvalDataset:
