@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from citewise.config import Settings, load_settings
+from citewise.errors import CitewiseError
 from citewise.rag.citations import Answer
 
 if TYPE_CHECKING:
@@ -22,10 +23,14 @@ if TYPE_CHECKING:
     from citewise.rag.retrieve import HybridRetriever, Passage
 
 MODES = ("extractive", "generative")
+NO_DOCUMENTS = "No documents are indexed yet: run `citewise ingest PATH` or upload a file."
 
 
-class ModeError(ValueError):
+class ModeError(CitewiseError, ValueError):
     """An answer mode that does not exist or cannot run here."""
+
+    status = 400
+    code = "mode_unavailable"
 
 
 class Assistant:
@@ -145,6 +150,11 @@ class Assistant:
         """The full indexed text of a document (citation offsets point into it)."""
         return self.store.document_text(doc_id)
 
+    def is_empty(self) -> bool:
+        """True when no document is indexed (cheap: the keyword index caches the registry)."""
+        keywords = getattr(self.retriever, "keywords", None)
+        return not (keywords.refresh() if keywords is not None else self.store.documents())
+
     def ensure_corpus(self, progress: Progress | None = None) -> IngestReport | None:
         """Index the sample corpus if the index is empty; returns the report, or None."""
         if self.store.documents():
@@ -200,6 +210,10 @@ class Assistant:
         question = clean_question(question)
         turns = normalize_history(history)
         answer_mode = self.mode(mode)
+        if self.is_empty():  # not "the documents don't cover this": there are none
+            yield NO_DOCUMENTS
+            yield Answer(NO_DOCUMENTS, [], refused=True, mode=answer_mode.name, query=question)
+            return
         query = getattr(answer_mode, "condense", retrieval_query)(question, turns)
         t0 = time.perf_counter()
         passages = self.retriever.search(query, top_k)

@@ -3,36 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
-from citewise.config import SettingsError, load_settings, setting_fields
+from citewise.config import load_settings, setting_fields
+from citewise.errors import CitewiseError
 from citewise.progress import terminal_progress
 
-# Errors a user can meet; anything else is a bug and keeps its traceback.
-USER_ERRORS: tuple[type[BaseException], ...] = (SettingsError,)
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from citewise.assistant import ModeError
-    from citewise.index.embed import EmbeddingModelError
-    from citewise.index.store import StoreError
-    from citewise.rag.chat import QuestionError
-
-    errors: tuple[type[BaseException], ...] = (ModeError, QuestionError, StoreError, EmbeddingModelError)
-    try:
-        from citewise.rag.llm import LLMError
-
-        errors += (LLMError,)
-    except ImportError:  # llama-index LLM packages missing: the generative mode says so itself
-        pass
-    return (*USER_ERRORS, *errors)
-
-
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     """Print a one-line error and exit."""
     click.echo(f"citewise: error: {message}", err=True)
     sys.exit(code)
@@ -70,16 +55,13 @@ class _Group(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
+        """The one place the CLI turns errors a user can meet (CitewiseError) into one line and exit 2."""
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
         except KeyboardInterrupt:
             fail("interrupted", 130)
-        except Exception as exc:
-            if isinstance(exc, _user_errors()):
-                fail(str(exc))
-            raise
+        except CitewiseError as exc:
+            fail(exc.message)
 
 
 def _settings(ctx: click.Context, **overrides: Any) -> Any:
@@ -106,15 +88,22 @@ def main(ctx: click.Context, data_dir: Path | None, chroma_url: str | None, coll
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
-def ingest(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
+def ingest(ctx: click.Context, paths: tuple[str, ...], as_json: bool) -> None:
     """Index files and folders (.txt .md .html .pdf .docx); exit 1 if any file failed."""
+    urls = [p for p in paths if _URL.match(p)]
+    if urls:
+        fail(f"URLs are not supported ({urls[0]}); download the file and ingest its path")
     assistant = _assistant(ctx)
-    update, close = terminal_progress("indexing", "file")
+    before = _committed(assistant)
+    update, close = terminal_progress("indexing", "file", chunks=_chunk_counter(assistant))
     try:
-        report = assistant.ingest(list(paths), progress=update)
+        report = assistant.ingest([Path(p) for p in paths], progress=update)
+    except KeyboardInterrupt:
+        close()
+        _interrupted(assistant, before, paths)
     finally:
         close()
     if as_json:
@@ -133,17 +122,19 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
 @click.option("--top-k", type=int, help="Passages to retrieve.")
 @click.pass_context
 def ask(ctx: click.Context, question: str, as_json: bool, mode: str | None, top_k: int | None) -> None:
-    """Answer one question with citations (indexes corpus/ first if the index is empty)."""
+    """Answer one question with citations."""
     from citewise.rag.chat import clean_question
 
-    question = clean_question(question)  # a bad question fails before any indexing
-    assistant = _assistant(ctx, mode=mode, top_k=top_k)
-    report = assistant.ensure_corpus()
-    if report is not None and not as_json:
-        click.echo(f"indexed the sample corpus: {report.summary()}", err=True)
     if as_json:
-        click.echo(json.dumps(assistant.ask(question).to_dict(), ensure_ascii=False))
+        try:
+            answer = _assistant(ctx, mode=mode, top_k=top_k).ask(clean_question(question))
+        except CitewiseError as exc:  # scripts read stdout: the error is JSON there too
+            click.echo(json.dumps({"error": {"message": exc.message, "code": exc.code}}, ensure_ascii=False))
+            raise
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
+    question = clean_question(question)
+    assistant = _assistant(ctx, mode=mode, top_k=top_k)
     answer = None
     for item in assistant.stream(question):
         if isinstance(item, str):
@@ -153,6 +144,28 @@ def ask(ctx: click.Context, question: str, as_json: bool, mode: str | None, top_
     click.echo()
     if answer is not None:
         _print_sources(answer)
+
+
+def _committed(assistant: Any) -> dict[str, str]:
+    return {d.doc_id: d.doc_hash for d in assistant.documents()}
+
+
+def _chunk_counter(assistant: Any) -> Any:
+    """Chunks written since the ingest began (for the progress line without a terminal)."""
+    start = assistant.store.count_chunks()
+    return lambda: assistant.store.count_chunks() - start
+
+
+def _interrupted(assistant: Any, before: dict[str, str], paths: tuple[str, ...]) -> NoReturn:
+    """After Ctrl-C: what is committed, and how to resume (documents commit whole, so none is half-indexed)."""
+    after = _committed(assistant)
+    done = [d for d, digest in after.items() if before.get(d) != digest]
+    again = " ".join(paths)
+    fail(
+        f"interrupted: {len(done)} document(s) were committed before the stop ({len(after)} indexed in all); "
+        f"run `citewise ingest {again}` again to resume (committed files are skipped)",
+        130,
+    )
 
 
 def _print_sources(answer: Any) -> None:
@@ -169,7 +182,10 @@ def _print_sources(answer: Any) -> None:
 def chat(ctx: click.Context, mode: str | None) -> None:
     """Multi-turn chat in the terminal (empty line or Ctrl-D to quit)."""
     assistant = _assistant(ctx, mode=mode)
-    assistant.ensure_corpus()
+    if assistant.is_empty():
+        from citewise.assistant import NO_DOCUMENTS
+
+        click.echo(NO_DOCUMENTS, err=True)
     history: list[dict[str, str]] = []
     click.echo("Ask about the documents. Empty line or Ctrl-D quits; /new starts over.")
     while True:
@@ -191,8 +207,9 @@ def chat(ctx: click.Context, mode: str | None) -> None:
                 else:
                     answer = item
             click.echo()
-        except _user_errors() as exc:
-            click.echo(f"citewise: error: {exc}", err=True)
+        except CitewiseError as exc:  # one bad turn (the LLM is down...) does not end the chat
+            click.echo()
+            click.echo(f"citewise: error: {exc.message}", err=True)
             continue
         if answer is not None:
             _print_sources(answer)

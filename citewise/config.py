@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
 
+from citewise.errors import CitewiseError
+
 Mode = Literal["extractive", "generative"]
 EmbedBackend = Literal["torch", "onnx", "onnx-int8"]
 
@@ -19,8 +21,11 @@ CONFIG_FILE_ENV = "CITEWISE_CONFIG"
 CONFIG_FILE_NAMES = ("citewise.toml", "citewise.yaml", "citewise.yml")
 
 
-class SettingsError(ValueError):
+class SettingsError(CitewiseError, ValueError):
     """A setting has a value citewise cannot use."""
+
+    status = 400
+    code = "invalid_setting"
 
 
 def default_data_dir() -> Path:
@@ -65,8 +70,11 @@ class Settings:
     top_k: int = field(default=4, metadata={"help": "Passages retrieved per question."})
     mode: Mode = field(default="extractive", metadata={"help": "Answer mode: extractive or generative."})
     min_score: float = field(
-        default=0.40,
-        metadata={"help": "Refusal threshold: best sentence score below this means 'not covered'."},
+        default=0.37,
+        metadata={
+            "help": "Refusal threshold (0-1): when the answerability model's probability for the best sentence "
+            "is below this, the answer is 'not covered'. The default is the threshold fitted with the model."
+        },
     )
     max_answer_sentences: int = field(default=3, metadata={"help": "Most sentences an extractive answer quotes."})
     corpus_dir: Path = field(

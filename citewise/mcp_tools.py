@@ -6,22 +6,71 @@ over stdin/stdout. Built on the ``mcp`` package's :class:`MCPServer` (FastMCP in
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from citewise.errors import CitewiseError
 
 INSTRUCTIONS = (
     "citewise answers questions about a document collection. `ask` returns an answer whose "
     "[n] markers point to verbatim quotes in `citations`; `refused` is true when the documents "
-    "do not cover the question. `search` returns passages only."
+    "do not cover the question (or none are indexed yet). `search` returns passages only."
 )
+logger = logging.getLogger("citewise.mcp")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _tool_error(exc: BaseException) -> Exception:
+def tool_error(exc: BaseException) -> Exception:
+    """The MCP tool error (``isError``) for ``exc``: its one-line message; for a bug, its class and first line."""
     from mcp.server.mcpserver.exceptions import ToolError
 
-    from citewise.api.errors import engine_error
+    if isinstance(exc, CitewiseError):
+        return ToolError(f"{exc.message} ({exc.code})")
+    logger.error("MCP tool failed", exc_info=exc)
+    reason = (str(exc).strip().splitlines() or [""])[0][:200]
+    return ToolError(f"citewise failed: {type(exc).__name__}: {reason}; see the server log".replace(": ;", ";"))
 
-    mapped = engine_error(exc)
-    return ToolError(mapped.message if mapped else f"citewise failed: {type(exc).__name__}")
+
+def guarded(fn: F) -> F:
+    """The one place MCP tools turn exceptions into tool errors; wrap every tool with it."""
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            raise tool_error(exc) from None
+
+    return call  # type: ignore[return-value]
+
+
+def _one_line_server(base: type) -> type:
+    """``base`` (MCPServer) whose argument errors are one line: ``ask: question: Field required``."""
+    from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+    from pydantic import ValidationError
+
+    class OneLineErrors(base):  # type: ignore[misc, valid-type]
+        async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+            try:
+                return await super().call_tool(name, arguments, context)
+            except ToolError as exc:
+                cause = exc.__cause__
+                if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
+                    raise
+                raise ToolError(f"invalid arguments for {name}: {argument_problems(cause)}") from cause
+
+    return OneLineErrors
+
+
+def argument_problems(exc: Any) -> str:
+    """Pydantic's validation errors as one line: ``top_k: Input should be a valid integer; ...``."""
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        problems.append(f"{where}: {err.get('msg', 'invalid value')}" if where else str(err.get("msg")))
+    return " ".join("; ".join(problems).split())
 
 
 def build_mcp_server(assistant: Any, workspaces: Any = None) -> Any:
@@ -44,52 +93,49 @@ def build_mcp_server(assistant: Any, workspaces: Any = None) -> Any:
     from citewise.rag.citations import Answer
 
     spaces = workspaces or Workspaces(assistant)
-    server = MCPServer("citewise", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
+    server = _one_line_server(MCPServer)(
+        "citewise", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
+    )
 
     @server.tool(structured_output=True)
+    @guarded
     def search(query: str, top_k: int = 4, collection: str = "") -> dict[str, Any]:
         """Find passages in the documents that match a query (no answer). Each passage has
         doc_id, title, page, text, and its start/end offsets in the document. collection:
         the document collection to search (default: the configured one; see list_collections)."""
-        try:
-            passages = spaces.existing(collection or None).search(query, top_k=max(1, min(int(top_k), 50)))
-        except Exception as exc:
-            raise _tool_error(exc) from None
+        passages = spaces.existing(collection or None).search(query, top_k=max(1, min(int(top_k), 50)))
         return {"query": query, "passages": [_passage(p) for p in passages]}
 
     @server.tool(structured_output=True)
+    @guarded
     def ask(question: str, mode: str = "", collection: str = "") -> dict[str, Any]:
         """Answer a question from the documents. The answer cites verbatim quotes as [n];
         `refused` is true when the documents do not cover the question. mode: extractive
         (default) or generative. collection: the document collection to ask (default: the
         configured one)."""
-        try:
-            answer = None
-            for item in guarded_stream(spaces.existing(collection or None), question, None, mode or None):
-                if isinstance(item, Answer):
-                    answer = item
-        except Exception as exc:
-            raise _tool_error(exc) from None
+        answer = None
+        for item in guarded_stream(spaces.existing(collection or None), question, None, mode or None):
+            if isinstance(item, Answer):
+                answer = item
         assert answer is not None
         return {"answer": answer.text, "refused": answer.refused, "citations": citations_out(answer)}
 
     @server.tool(structured_output=True)
+    @guarded
     def list_documents(collection: str = "") -> dict[str, Any]:
         """The indexed documents: doc_id, title, kind and chunk count (in `collection`, default the configured one)."""
-        try:
-            docs = spaces.existing(collection or None).documents()
-        except Exception as exc:
-            raise _tool_error(exc) from None
+        docs = spaces.existing(collection or None).documents()
         return {"documents": [{"doc_id": d.doc_id, "title": d.title, "kind": d.kind, "chunks": d.chunks} for d in docs]}
 
     @server.tool(structured_output=True)
+    @guarded
     def list_collections() -> dict[str, Any]:
         """The document collections: name, document and chunk counts, and which one is the default."""
-        try:
-            return {"collections": [c.as_dict() for c in spaces.collections()]}
-        except Exception as exc:
-            raise _tool_error(exc) from None
+        return {"collections": [c.as_dict() for c in spaces.collections()]}
 
+    from citewise.mcp_resources import register  # add/remove documents, documents as resources, a prompt
+
+    register(server, spaces.existing, assistant.settings.mcp_root, guarded)
     return server
 
 

@@ -33,7 +33,9 @@ def check_answer(text_of, answer) -> None:
 
 def test_cli_ask_generative_json_runs_the_bundled_model(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "CITEWISE_LLM_MAX_TOKENS": "64", "CITEWISE_CORPUS_DIR": str(CORPUS)}
-    cmd = [sys.executable, "-m", "citewise.cli", "--data-dir", str(tmp_path / "d"), "ask", "--mode", "generative"]
+    cli = [sys.executable, "-m", "citewise.cli", "--data-dir", str(tmp_path / "d")]
+    subprocess.run([*cli, "ingest", str(CORPUS)], capture_output=True, env=env, cwd=ROOT, timeout=600, check=True)
+    cmd = [*cli, "ask", "--mode", "generative"]
     out = subprocess.run([*cmd, "--json", QUESTION], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)

@@ -19,7 +19,7 @@ class ErrorDetail(BaseModel):
 
     message: str
     type: str = Field(description="invalid_request_error, authentication_error, not_found_error, ...")
-    code: str | None = None
+    code: str | None = Field(default=None, description="machine-readable: llm_unavailable, invalid_question, ...")
     param: str | None = None
 
 
@@ -107,6 +107,14 @@ class Choice(BaseModel):
     finish_reason: Literal["stop"] = "stop"
 
 
+class Usage(BaseModel):
+    """Sizes of the request and the reply, counted in words and punctuation marks (not model tokens)."""
+
+    prompt_tokens: int = Field(description="words in the request's messages")
+    completion_tokens: int = Field(description="words in the reply, sources list included")
+    total_tokens: int
+
+
 class ChatCompletion(BaseModel):
     """OpenAI chat completion, plus ``citations`` and ``refused``."""
 
@@ -116,7 +124,8 @@ class ChatCompletion(BaseModel):
     model: str
     choices: list[Choice]
     citations: list[CitationOut]
-    refused: bool = Field(description="True when the documents do not cover the question")
+    refused: bool = Field(description="True when the documents do not cover the question, or none are indexed")
+    usage: Usage
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 

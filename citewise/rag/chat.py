@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from citewise.errors import CitewiseError
+
 MAX_QUESTION_CHARS = 4000
 _FOLLOW_UP = re.compile(
     r"^\s*(and|also|but|so|what about|how about|then)\b|\b(it|its|it's|they|them|their|theirs|he|she|his|her|"
@@ -16,8 +18,11 @@ _FOLLOW_UP = re.compile(
 )
 
 
-class QuestionError(ValueError):
+class QuestionError(CitewiseError, ValueError):
     """A question that cannot be asked; the message says why in one line."""
+
+    status = 400
+    code = "invalid_question"
 
 
 @dataclass(frozen=True)
@@ -42,24 +47,50 @@ def clean_question(question: str) -> str:
 
 
 def normalize_history(history: Iterable[Any] | None) -> list[Message]:
-    """Accept OpenAI-style dicts, (user, assistant) pairs, or :class:`Message` objects."""
+    """Earlier turns as :class:`Message` objects, user and assistant turns only.
+
+    Accepts OpenAI-style dicts (``{"role", "content"}``, content as text or parts),
+    (user, assistant) pairs, and message objects with ``role`` and ``content``
+    (:class:`Message`, LlamaIndex's ``ChatMessage``). System and tool turns are left out.
+
+    Raises:
+        QuestionError: an item is none of these (the message names its position and type).
+    """
+    if history is None:
+        return []
+    if isinstance(history, str | bytes | Mapping) or not isinstance(history, Iterable):
+        raise QuestionError(f"the history must be a list of turns, not a {type(history).__name__}")
     out: list[Message] = []
-    for turn in history or []:
-        if isinstance(turn, Message):
-            out.append(turn)
-        elif isinstance(turn, Mapping):
-            role, content = str(turn.get("role", "user")), turn.get("content", "")
-            if isinstance(content, list):  # OpenAI content parts
-                content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
-            if role in ("user", "assistant") and content:
-                out.append(Message(role, str(content)))
-        elif isinstance(turn, Sequence) and not isinstance(turn, str) and len(turn) == 2:
+    for n, turn in enumerate(history, start=1):
+        if isinstance(turn, Mapping):
+            out += _turn(turn.get("role", "user"), turn.get("content", ""), n)
+        elif isinstance(turn, Sequence) and not isinstance(turn, str | bytes):
+            if len(turn) != 2:
+                raise QuestionError(f"history item {n} is a {len(turn)}-item {type(turn).__name__}; {_SHAPES}")
             user, assistant = turn
-            if user:
-                out.append(Message("user", str(user)))
-            if assistant:
-                out.append(Message("assistant", str(assistant)))
+            out += _turn("user", user, n) + _turn("assistant", assistant, n)
+        elif hasattr(turn, "role") and hasattr(turn, "content"):  # Message, LlamaIndex ChatMessage
+            out += _turn(turn.role, turn.content, n)
+        else:
+            raise QuestionError(f"history item {n} is a {type(turn).__name__}; {_SHAPES}")
     return out
+
+
+_SHAPES = "use {'role', 'content'} dicts, (user, assistant) pairs or ChatMessage objects"
+
+
+def _turn(role: Any, content: Any, n: int) -> list[Message]:
+    """One turn as a Message ([] for empty or non-conversation turns)."""
+    role = str(getattr(role, "value", role))  # LlamaIndex's MessageRole is an enum
+    if isinstance(content, list):  # OpenAI content parts
+        content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
+    if content is None:
+        return []
+    if not isinstance(content, str):
+        raise QuestionError(f"history item {n} has {type(content).__name__} content; the content must be text")
+    if role not in ("user", "assistant") or not content.strip():
+        return []
+    return [Message(role, content)]
 
 
 def is_follow_up(question: str) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from citewise.errors import CitewiseError
 from citewise.rag.citations import Answer
 from citewise.ui import render
 
@@ -25,17 +26,6 @@ EVAL_COLUMNS = (
     "why",
     "latency_ms",
 )  # the table's columns, if present  # turns kept in the browser; older ones drop off
-
-
-def user_errors() -> tuple[type[BaseException], ...]:
-    """The exceptions whose message is meant for the user (shown, never a traceback)."""
-    from citewise.assistant import ModeError
-    from citewise.index.embed import EmbeddingModelError
-    from citewise.index.store import StoreError
-    from citewise.index.uploads import UploadError
-    from citewise.rag.chat import QuestionError
-
-    return (ModeError, QuestionError, StoreError, UploadError, EmbeddingModelError)
 
 
 @dataclass
@@ -67,8 +57,8 @@ def ask(
                 text += item
                 messages[-1] = {"role": "assistant", "content": render.md_text(text)}
                 yield ChatUpdate(messages)
-    except user_errors() as exc:
-        messages[-1] = {"role": "assistant", "content": f"⚠ {render.md_text(str(exc))}"}
+    except CitewiseError as exc:  # the LLM is down, a bad question...: one ⚠ line, the question kept
+        messages[-1] = {"role": "assistant", "content": f"⚠ {render.md_text(exc.message)}"}
         yield ChatUpdate(messages, question=question)
         return
     assert answer is not None  # every answer mode ends its stream with the Answer
@@ -117,8 +107,8 @@ def upload(assistant: Any, paths: Sequence[str] | None) -> str:
             if os.path.getsize(path) > limit:  # refused by its size alone, without reading it into memory
                 check_upload(name, os.path.getsize(path), UploadLimits(max_bytes=limit))
             report = assistant.upload(name, Path(path).read_bytes())
-        except user_errors() as exc:
-            lines.append(f"✘ {exc}")
+        except CitewiseError as exc:
+            lines.append(f"✘ {exc.message}")
             continue
         except OSError as exc:
             lines.append(f"✘ {name}: could not read the uploaded file ({exc.strerror}); try again")
@@ -137,8 +127,8 @@ def remove(assistant: Any, doc_id: str | None) -> str:
         return "Pick a document to remove first."
     try:
         removed = assistant.remove(doc_id)
-    except user_errors() as exc:
-        return f"✘ {render.md_text(str(exc))}"
+    except CitewiseError as exc:
+        return f"✘ {render.md_text(exc.message)}"
     if not removed:
         return f"✘ {render.md_text(doc_id)} is not indexed (any more); the list is now up to date."
     return f"✔ Removed {render.md_text(doc_id)}."
@@ -158,8 +148,8 @@ def reindex(assistant: Any, progress: Callable[[int, int, str], None]) -> str:
     if targets:
         try:
             report = assistant.ingest(targets, progress=progress, doc_ids=doc_ids)
-        except user_errors() as exc:
-            return f"✘ {render.md_text(str(exc))}"
+        except CitewiseError as exc:
+            return f"✘ {render.md_text(exc.message)}"
         lines.append(f"Re-indexed: {report.summary()}.")
         lines += [f"✘ {reason}" for _path, reason in report.failed]
     lines += [
@@ -174,15 +164,13 @@ def evaluate(
 ) -> tuple[str, list[list[Any]], list[str]]:
     """Run the factual evaluation suite; returns (metrics as Markdown, table rows, table columns)."""
     try:
-        from citewise.eval.datasets import DatasetError
-        from citewise.eval.runner import EvalError, run_eval
+        from citewise.eval.runner import run_eval
     except ImportError:
         return "⚠ The evaluation suite is not part of this installation yet.", [], []
-    errors: tuple[type[BaseException], ...] = (DatasetError, EvalError, *user_errors())
     try:
         report = run_eval(assistant, dataset="seed", mode=mode, progress=progress)
-    except errors as exc:
-        return f"✘ {render.md_text(str(exc))}", [], []
+    except CitewiseError as exc:
+        return f"✘ {render.md_text(exc.message)}", [], []
     rows = list(report.rows())
     columns = [c for c in EVAL_COLUMNS if rows and c in rows[0]] or (list(rows[0]) if rows else [])
     table = [[_cell(row.get(c)) for c in columns] for row in rows]
