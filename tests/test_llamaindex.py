@@ -213,6 +213,86 @@ def test_ingest_documents_indexes_llamaindex_documents_incrementally(make_assist
     assert len(files.added) == 2 and len(assistant.documents()) == 4
 
 
+# ---- the collection opened by LlamaIndex itself ------------------------------------------------
+@pytest.fixture(scope="module")
+def blockchain(tmp_path_factory):
+    """The blockchain dataset indexed the way `citewise eval` indexes it: (base assistant, eval assistant, dataset)."""
+    from citewise import Assistant, Settings
+    from citewise.eval.datasets import load_dataset
+    from citewise.eval.runner import eval_assistant
+
+    base = Assistant.from_settings(Settings(), data_dir=tmp_path_factory.mktemp("blockchain"))
+    dataset = load_dataset("blockchain")
+    return base, eval_assistant(base, dataset), dataset
+
+
+def test_llamaindex_reads_citewise_collection_with_citewise_embedding(blockchain, corpus_assistant):
+    import chromadb
+    from llama_index.core import VectorStoreIndex
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    import citewise
+
+    _, assistant, _ = blockchain
+    s = assistant.settings
+    client = chromadb.PersistentClient(path=str(s.data_dir / "chroma"))
+    store = ChromaVectorStore(chroma_collection=client.get_collection(f"{s.collection}_chunks"))
+    index = VectorStoreIndex.from_vector_store(store, embed_model=citewise.embedding(s))
+    question = "What is Proof of History?"
+    nodes = index.as_retriever(similarity_top_k=4).retrieve(question)
+    ours = {p.chunk.id: p.chunk for p in assistant.search(question, top_k=20)}
+    assert len(nodes) == 4 and nodes[0].node.node_id in ours  # the same vectors: the best dense hit is one of ours
+    document = assistant.document_text("BlockchainSolana.pdf")
+    for n in nodes:
+        meta = n.node.metadata
+        assert meta["doc_id"] == "BlockchainSolana.pdf" and document[meta["start"] : meta["end"]] == n.node.text
+        chunk = ours.get(n.node.node_id) or next(c for c in assistant.store.all_chunks() if c.id == n.node.node_id)
+        assert meta["page"] == chunk.page and meta["page"] >= 1  # the PDF page, as citewise cites it
+
+    # a format without pages has no page field (not -1)
+    md = corpus_assistant.settings
+    md_client = chromadb.PersistentClient(path=str(md.data_dir / "chroma"))
+    md_store = ChromaVectorStore(chroma_collection=md_client.get_collection(f"{md.collection}_chunks"))
+    md_nodes = (
+        VectorStoreIndex.from_vector_store(md_store, embed_model=citewise.embedding(md))
+        .as_retriever()
+        .retrieve(QUESTION)
+    )
+    assert md_nodes and all("page" not in n.node.metadata for n in md_nodes)
+    assert md_nodes[0].node.metadata["doc_id"] == "coda-written-request-openai.md"
+
+
+# ---- LlamaIndex's RetrieverEvaluator agrees with `citewise eval` -------------------------------
+CROSS_CHECK_CASES = 8  # of 58: the full set takes ~7 min (extractive answers); docs/embedding.md has the full run
+
+
+@pytest.mark.slow
+def test_retriever_evaluator_reproduces_citewise_eval_hit_rate_and_mrr(blockchain):
+    from llama_index.core.evaluation import RetrieverEvaluator
+
+    from citewise.eval.metrics import overlaps_context
+    from citewise.eval.runner import MRR_DEPTH, run_eval
+
+    base, assistant, dataset = blockchain
+    report = run_eval(base, dataset, "extractive", limit=CROSS_CHECK_CASES)  # reuses the same index, unchanged
+    chunks = list(assistant.store.all_chunks())
+    k = assistant.settings.top_k
+    # citewise's relevance rule (a chunk overlapping a reference context) names the expected node ids;
+    # LlamaIndex's own retrieval loop and HitRate / MRR code do the ranking and the arithmetic
+    hit = RetrieverEvaluator.from_metric_names(["hit_rate"], retriever=assistant.as_retriever(top_k=k))
+    mrr = RetrieverEvaluator.from_metric_names(["mrr"], retriever=assistant.as_retriever(top_k=max(MRR_DEPTH, k)))
+    hits, mrrs = [], []
+    for result in report.results:
+        case = result.case
+        expected = [c.id for c in chunks if overlaps_context(c.text, case.reference_contexts)]
+        assert expected, case.question
+        hits.append(hit.evaluate(query=case.question, expected_ids=expected).metric_vals_dict["hit_rate"])
+        mrrs.append(mrr.evaluate(query=case.question, expected_ids=expected).metric_vals_dict["mrr"])
+    assert len(hits) == CROSS_CHECK_CASES
+    assert sum(hits) / len(hits) == pytest.approx(report.metrics["hit_rate"], abs=1e-9)
+    assert sum(mrrs) / len(mrrs) == pytest.approx(report.metrics["mrr"], abs=1e-9)
+
+
 # ---- an agent calls citewise through QueryEngineTool -------------------------------------------
 class ScriptedLLM(CustomLLM):
     """Writes ``script(prompt)``; remembers the prompts it was given (see test_generative.py)."""

@@ -353,6 +353,15 @@ class ChromaStore:
             self._call("delete chunks", self.chunks.delete, ids=stale[i : i + self._max_batch()])
         return len(stale)
 
+    def has_chunks(self, ids: list[str]) -> bool:
+        """Whether every chunk in ``ids`` is stored."""
+        for i in range(0, len(ids), self._max_batch()):
+            part = ids[i : i + self._max_batch()]
+            got = self._call("read chunks", self.chunks.get, ids=part, include=[])
+            if len(set(got["ids"])) != len(part):
+                return False
+        return True
+
     def chunk_ids(self, page_size: int = 10000) -> set[str]:
         """The ids of every stored chunk (to check that a document's chunks are all there)."""
         out: set[str] = set()
@@ -448,10 +457,11 @@ def _chunk_meta(c: ChunkRecord, writer: str = "") -> dict[str, Any]:
         "start": c.start,
         "end": c.end,
         "index": c.index,
-        "page": -1 if c.page is None else c.page,
         "title": c.title,
         "source": c.source,
         "page_breaks": json.dumps(c.page_breaks),
+        # no page for formats without pages (Chroma holds no None); readers of older indexes also accept -1
+        **({} if c.page is None else {"page": c.page}),
     }
 
 
