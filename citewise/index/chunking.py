@@ -75,17 +75,61 @@ def _ends_with_abbreviation(text: str, dot: int) -> bool:
     return bool(re.fullmatch(r"[A-Z](\.[A-Z])*", m.group(1).strip(".")))
 
 
+_LIST_START = re.compile(r"\s*([•*\-–#>|]|\d+[.)]\s|[a-z][.)]\s)")
+_HARD_END = re.compile(r"[.!?:;][\"'”’)\]]*\s*$")
+
+
+def _logical_lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the text's lines, with lines wrapped inside a sentence joined again.
+
+    A PDF (or hard-wrapped text) breaks lines mid-sentence; such a break is not a sentence
+    end. A line continues onto the next when the next starts in lower case, or when it
+    is nearly as long as the block's longest line (a wrapped line) and does not end with
+    punctuation, and the next line is no list item or heading.
+    """
+    lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", text)]
+    out: list[tuple[int, int]] = []
+    block: list[tuple[int, int]] = []
+
+    def flush() -> None:
+        if not block:
+            return
+        widest = max(len(text[a:b].strip()) for a, b in block)
+        start, end = block[0]
+        for (pa, pb), (a, b) in zip(block, block[1:], strict=False):
+            prev, nxt = text[pa:pb], text[a:b]
+            wrapped = len(prev.strip()) >= max(40, 0.7 * widest)
+            joined = not _HARD_END.search(prev) and not _LIST_START.match(nxt) and not text[start:end].startswith("#")
+            if joined and (nxt.lstrip()[:1].islower() or wrapped):
+                end = b
+            else:
+                out.append((start, end))
+                start, end = a, b
+        out.append((start, end))
+        block.clear()
+
+    for a, b in lines:
+        if not text[a:b].strip():
+            flush()
+            continue
+        if block and text[block[-1][1] : a].count("\n") > 1:
+            flush()
+        block.append((a, b))
+    flush()
+    return out
+
+
 def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
     """Split ``text`` into sentences; returns (start, end) spans shifted by ``offset``.
 
-    Lines are split first (headings and bullets have no full stop), then sentences within
-    each line at ., ! or ? followed by a capital, digit or quote. Spans exclude the
-    surrounding white space, so ``text[start:end]`` is the sentence as written.
+    Lines are split first (headings and bullets have no full stop), except where a line
+    is wrapped inside a sentence (see :func:`_logical_lines`); then sentences within each
+    line at ., ! or ? followed by a capital, digit or quote. Spans exclude the surrounding
+    white space, so ``text[start:end]`` is the sentence as written (line breaks included).
     """
     spans: list[tuple[int, int]] = []
-    for line in re.finditer(r"[^\n]+", text):
-        line_start = line.start()
-        line_text = line.group(0)
+    for line_start, line_end in _logical_lines(text):
+        line_text = text[line_start:line_end]
         cut = 0
         for m in _BOUNDARY.finditer(line_text):
             if line_text[m.start()] == "." and _ends_with_abbreviation(line_text, m.start()):
