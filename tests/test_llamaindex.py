@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -388,3 +389,21 @@ def test_llamaindex_example_runs(tmp_path):
     assert "chat follow-up:" in text and "Kiuchi" in text.split("chat follow-up:", 1)[1]
     assert "documents in: 1 added" in text and "from a Document: " in text
     assert "retrieved 3 nodes" in text
+
+
+@pytest.mark.slow
+def test_the_ten_line_example_in_the_docs_runs(tmp_path):
+    page = (ROOT / "docs" / "embedding.md").read_text()
+    code = re.search(r"## LlamaIndex in ten lines\n\n```python\n(.*?)```", page, re.S).group(1)
+    assert len([line for line in code.splitlines() if line.strip()]) <= 10
+    shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
+    (tmp_path / "example.py").write_text(code)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEWISE_")}
+    env["HF_HUB_OFFLINE"] = "1"
+    run = subprocess.run(
+        [sys.executable, "example.py"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("2 added") and lines[1].startswith(LAUNCH + " [1]")
+    assert lines[2].startswith("[1] ") and "coda-written-request-openai.md" in lines[2] and repr(LAUNCH) in lines[2]
