@@ -136,3 +136,60 @@ def test_all_formats_ingest_and_answer(make_assistant, tmp_path):
     assert (
         a.document_text("sub/d.pdf")[answer.citations[0].start : answer.citations[0].end] == answer.citations[0].quote
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "title"),
+    [
+        (
+            "essay.txt",
+            "Written by Paul Graham\n\nHow to Do Great Work\n\nIf you collected lists...\n",
+            "How to Do Great Work",
+        ),
+        ("post.md", "By Jane Doe\n\nMarch 2024\n\n# The Real Title\n\nBody text here.\n", "The Real Title"),
+        (
+            "note.txt",
+            "Posted by admin\nAuthor: Jane Doe\nQuarterly harbour report\nText.\n",
+            "Quarterly harbour report",
+        ),
+        ("page.html", "<html><body><p>By Jane Doe</p><h1>Harbour News</h1><p>Text.</p></body></html>", "Harbour News"),
+    ],
+)
+def test_title_is_metadata_or_first_heading_never_a_byline(tmp_path, name, content, title):
+    p = tmp_path / name
+    p.write_text(content)
+    assert load_document(p).title == title
+
+
+def test_docx_title_is_its_first_heading_not_a_byline(tmp_path):
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("Written by Paul Graham")
+    d.add_heading("How to Do Great Work", level=1)
+    d.add_paragraph("Body text.")
+    d.save(str(tmp_path / "e.docx"))
+    assert load_document(tmp_path / "e.docx").title == "How to Do Great Work"
+
+
+def test_any_parser_error_is_this_files_one_line_reason(tmp_path):
+    import zipfile
+
+    p = make_docx(tmp_path / "bad.docx", ["Fine."])
+    with zipfile.ZipFile(p) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    parts["word/document.xml"] = b"<w:document><w:body><w:p>unclosed"
+    with zipfile.ZipFile(p, "w") as z:
+        for n, blob in parts.items():
+            z.writestr(n, blob)
+    with pytest.raises(LoadError) as err:
+        load_document(p)
+    assert str(err.value).startswith("bad.docx: DOCX is damaged or unreadable (XMLSyntaxError")
+    assert "\n" not in str(err.value)
+
+
+def test_long_upload_names_keep_their_type():
+    from citewise.index.uploads import UploadLimits, check_upload
+
+    name = check_upload("n" * 130 + ".txt", 10, UploadLimits())
+    assert name.endswith(".txt") and len(name) == 120

@@ -85,6 +85,7 @@ class _Run:
     report: IngestReport
     pending: list[_Prepared] = field(default_factory=list)
     held: set[str] | None = None  # chunk ids in the store, read when first needed
+    files: int = 0  # files in this run
 
 
 class Indexer:
@@ -152,6 +153,7 @@ class Indexer:
             )
             for path, doc_id in (doc_ids or {}).items():
                 run.ids.claim(doc_id, path)
+            run.files = len(files)
             for done, (path, root) in enumerate(files, start=1):
                 self._one(run, path, root, (doc_ids or {}).get(path))
                 if progress:
@@ -178,9 +180,12 @@ class Indexer:
 
     def _whole(self, run: _Run, record: DocRecord) -> bool:
         """Whether the store holds every chunk the registry says ``record`` has."""
-        if run.held is None:
+        expected = [chunk_id(record.doc_id, record.doc_hash, i) for i in range(record.chunks)]
+        if run.held is None and run.files <= 20:  # a few files (an upload): ask for just these ids
+            return self.store.has_chunks(expected)
+        if run.held is None:  # many: list every id once
             run.held = self.store.chunk_ids()
-        return all(chunk_id(record.doc_id, record.doc_hash, i) in run.held for i in range(record.chunks))
+        return all(cid in run.held for cid in expected)
 
     def _prepare(self, path: Path, doc_id: str, run: _Run, doc: LoadedDocument | None = None) -> _Prepared | None:
         from_file = doc is None  # else an already-loaded document (ingest_loaded): no file behind it

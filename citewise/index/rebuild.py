@@ -11,13 +11,19 @@ from citewise.index.store import ChromaStore, StoreConfig, StoreError
 
 
 def rebuild(settings: Settings, paths: list[Path], progress: Progress | None = None) -> IngestReport:
-    """Delete the index and ingest ``paths`` (default: the sources it held, else the corpus)."""
+    """Delete the index and ingest ``paths`` (default: the sources it held, else the corpus).
+
+    Re-indexing the sources it held keeps every document's id (uploads stay ``uploads/<name>``).
+    """
     from citewise.assistant import Assistant
 
     store = ChromaStore(StoreConfig(settings.data_dir, settings.chroma_url, settings.collection))
-    sources: list[Path] = []
+    sources: dict[Path, str] = {}  # file -> the id it had
     try:
-        sources = [Path(d.source) for d in store.documents().values() if Path(d.source).is_file()]
+        for d in store.documents().values():
+            path = Path(d.path or d.source)
+            if path.is_file():
+                sources.setdefault(path, d.doc_id)
         store.reset()
     except StoreError:
         if settings.chroma_url:
@@ -29,4 +35,6 @@ def rebuild(settings: Settings, paths: list[Path], progress: Progress | None = N
             shutil.rmtree(backup, ignore_errors=True)
             folder.rename(backup)
     assistant = Assistant.from_settings(settings)
-    return assistant.ingest(paths or sources or [settings.corpus_dir], progress=progress)
+    if paths or not sources:
+        return assistant.ingest(paths or [settings.corpus_dir], progress=progress)
+    return assistant.ingest(list(sources), progress=progress, doc_ids=sources)
