@@ -189,3 +189,26 @@ def test_a_real_run_indexes_each_paragraph_once(make_assistant, tiny):
     again = run_eval(assistant, f"squad:{tiny}#Lighthouses")  # the eval index is reused, not doubled
     assert again.config["documents"] == report.config["documents"]
     assert [r.passed for r in again.results] == [r.passed for r in report.results]
+
+
+def test_tune_and_test_columns_side_by_side_with_their_role():
+    from citewise.eval.report import format_table, render_html, report_json
+    from citewise.eval.runner import EvalReport
+
+    def report(name: str, kind: str, role: str, metrics: dict[str, float]) -> EvalReport:
+        return EvalReport(dataset=name, mode="extractive", kind=kind, metrics=metrics, results=[], role=role)
+
+    seed = report("seed", "facts", "gate", {"cases": 64.0, "answer_accuracy": 0.944})
+    tune = report("squad-normans", "squad", "tune", {"cases": 208.0, "overall_accuracy": 0.428, "answer_accuracy": 0.8})
+    test = report("squad-complexity", "squad", "test", {"cases": 418.0, "overall_accuracy": 0.402})
+    lines = format_table([seed, tune, test]).splitlines()
+    assert lines[0].split() == ["metric", "seed/extractive", "squad-normans/extractive", "squad-complexity/extractive"]
+    assert lines[1].split() == ["role", "gate", "tune", "test"]
+    names = [line.split()[0] for line in lines[3:]]
+    assert names[:3] == ["cases", "overall_accuracy", "answer_accuracy"]  # one metric order for every column
+    assert lines[4].split() == ["overall_accuracy", "0.428", "0.402"]
+    data = report_json([tune, test])["results"]
+    assert data["squad-normans"]["extractive"]["role"] == "tune"
+    assert data["squad-complexity"]["extractive"]["role"] == "test"
+    page = render_html([tune, test])
+    assert "<tr><td>role</td><td>tune</td><td>test</td></tr>" in page and "squad-complexity · extractive · test" in page

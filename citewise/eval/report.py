@@ -60,7 +60,7 @@ def _head(report: EvalReport) -> str:
 def format_table(reports: Sequence[EvalReport], failures: int = 10) -> str:
     """Metrics side by side (one column per dataset and mode, with its role), then the first failed cases."""
     heads = [_head(r) for r in reports]
-    names = ["cases", *dict.fromkeys(m for r in reports for m in _ordered(r.metrics))]
+    names = ["cases", *_ordered({m: 0.0 for r in reports for m in r.metrics})]
     width = max(len(n) for n in names) + 2
     col = max(12, *(len(h) + 2 for h in heads))
     lines = ["metric".ljust(width) + "".join(h.rjust(col) for h in heads)]
@@ -118,7 +118,7 @@ def _e(value: Any) -> str:
 
 
 def _metrics_html(reports: Sequence[EvalReport]) -> str:
-    names = list(dict.fromkeys(m for r in reports for m in ["cases", *_ordered(r.metrics)]))
+    names = ["cases", *_ordered({m: 0.0 for r in reports for m in r.metrics})]
     head = "".join(f"<th>{_e(r.dataset)}/{_e(r.mode)}</th>" for r in reports)
     roles = "".join(f"<td>{_e(r.role or '-')}</td>" for r in reports)
     rows = f"<tr><td>role</td>{roles}</tr>" + "".join(
