@@ -107,6 +107,21 @@ def test_engines_refuse_an_unknown_mode_and_a_bad_question(corpus_assistant):
         corpus_assistant.as_query_engine().query("   ")
 
 
+def test_generative_answers_carry_their_sentence_checks(corpus_assistant):
+    from test_generative import source_with, with_llm
+
+    a, _ = with_llm(corpus_assistant, lambda p: f"{LAUNCH} [{source_with(p, LAUNCH)}]")
+    response = a.as_query_engine(mode="generative").query(QUESTION)
+    assert response.response == f"{LAUNCH} [1]" and response.metadata["mode"] == "generative"
+    assert response.metadata["sentences"] == [
+        {"text": f"{LAUNCH} [1]", "citations": [1], "supported": True, "quote": LAUNCH}
+    ]
+    check_sources(a, response.response, response.source_nodes)
+    streamed = a.as_query_engine(mode="generative", streaming=True).query(QUESTION)
+    assert "".join(streamed.response_gen) == response.response
+    assert streamed.metadata["sentences"][0]["supported"] is True and len(streamed.source_nodes) == 1
+
+
 # ---- chat engine -------------------------------------------------------------------------------
 def test_chat_engine_keeps_history_and_follow_ups_use_citewise_condensing(corpus_assistant):
     chat = corpus_assistant.as_chat_engine()
