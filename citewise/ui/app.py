@@ -8,7 +8,7 @@ launch-time CSS: the styles ship with the components that use them.
 import os
 from typing import Any
 
-from citewise.ui import actions, render
+from citewise.ui import actions, history, render
 
 SOURCES_CSS = """
 .cw-sources { font-size: 0.95em; }
@@ -71,11 +71,12 @@ def build_app(assistant: Any) -> Any:
 
     with gr.Blocks(title="citewise", analytics_enabled=False) as app:
         gr.Markdown(f"# citewise\n{INTRO}")
+        collection = history.collection_picker(gr, assistant)
         with gr.Tab("Chat", id="chat"):
-            settings = _settings_panel(gr, assistant)
+            settings = {**_settings_panel(gr, assistant), "collection": collection}
             chat = _chat_tab(gr, assistant, settings)
         with gr.Tab("Documents", id="documents"):
-            docs = _documents_tab(gr, assistant)
+            docs = _documents_tab(gr, assistant, collection)
         with gr.Tab("Evaluation", id="evaluation"):
             _eval_tab(gr, assistant, settings["mode"])
 
@@ -90,6 +91,7 @@ def build_app(assistant: Any) -> Any:
             [chat["turns"], settings["scores"]],
             [chat["chatbot"], chat["sources"], docs["table"], docs["choice"]],
         )
+        history.on_load(gr, assistant, app, collection, chat["history"])
     return app
 
 
@@ -141,8 +143,8 @@ def _chat_tab(gr: Any, assistant: Any, settings: dict[str, Any]) -> dict[str, An
     parts = _chat_layout(gr)
     turns, chatbot, question, sources = parts["turns"], parts["chatbot"], parts["question"], parts["sources"]
 
-    def respond(q: str, kept: list[dict[str, Any]], mode: str, top_k: int, show: bool) -> Any:
-        for step in actions.ask(assistant, q, kept, mode, top_k, show):
+    def respond(q: str, kept: list[dict[str, Any]], mode: str, top_k: int, show: bool, collection: str) -> Any:
+        for step in actions.ask(history.pick(assistant, collection), q, kept, mode, top_k, show):
             yield (
                 step.messages,
                 gr.skip() if step.sources is None else step.sources,
@@ -154,10 +156,10 @@ def _chat_tab(gr: Any, assistant: Any, settings: dict[str, Any]) -> dict[str, An
         index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         return actions.sources_for(kept, int(index) // 2, show)
 
-    ask_inputs = [question, turns, settings["mode"], settings["top_k"], settings["scores"]]
+    ask_inputs = [question, turns, settings["mode"], settings["top_k"], settings["scores"], settings["collection"]]
     ask_outputs = [chatbot, sources, turns, question]
-    parts["ask"].click(respond, ask_inputs, ask_outputs, show_progress="hidden")
-    question.submit(respond, ask_inputs, ask_outputs, show_progress="hidden")
+    asked = parts["ask"].click(respond, ask_inputs, ask_outputs, show_progress="hidden")
+    submitted = question.submit(respond, ask_inputs, ask_outputs, show_progress="hidden")
     chatbot.select(select, [turns, settings["scores"]], sources, show_progress="hidden")
     parts["new_chat"].click(
         lambda: ([], [], render.sources_html(None, 0), ""), None, [chatbot, turns, sources, question]
@@ -165,6 +167,8 @@ def _chat_tab(gr: Any, assistant: Any, settings: dict[str, Any]) -> dict[str, An
     settings["scores"].change(
         lambda kept, show: actions.sources_for(kept, len(kept or []) - 1, show), [turns, settings["scores"]], sources
     )
+    parts["history"] = history.conversation_panel(gr)  # saved conversations: list, rename, delete, export
+    history.wire_conversations(gr, assistant, parts, parts["history"], settings, [asked, submitted])
     return parts
 
 
@@ -176,7 +180,7 @@ def _documents_table(gr: Any, rows: list[list[Any]]) -> Any:
     )  # fmt: skip
 
 
-def _documents_tab(gr: Any, assistant: Any) -> dict[str, Any]:
+def _documents_tab(gr: Any, assistant: Any, collection: Any) -> dict[str, Any]:
     rows, ids = actions.document_table(assistant)
     table = _documents_table(gr, rows)
     limit = assistant.settings.max_upload_mb
@@ -194,21 +198,29 @@ def _documents_tab(gr: Any, assistant: Any) -> dict[str, Any]:
             remove = gr.Button("Remove document", variant="stop", elem_id="cw-remove")
             reindex = gr.Button("Re-index all", elem_id="cw-reindex")
     status = gr.Markdown(elem_id="cw-docs-status")
+    history.collection_controls(gr, assistant, collection)  # create and delete collections
 
-    def refreshed(message: str) -> tuple[Any, Any, str]:
-        rows, ids = actions.document_table(assistant)
+    def refreshed(message: str, name: str | None = None) -> tuple[Any, Any, str]:
+        rows, ids = actions.document_table(history.pick(assistant, name))
         return rows, gr.update(choices=ids, value=None), message
 
-    def do_reindex(progress: Any = gr.Progress()) -> tuple[Any, Any, str]:  # noqa: B008 - gradio injects it
+    def do_reindex(name: str, progress: Any = gr.Progress()) -> tuple[Any, Any, str]:  # noqa: B008 - gradio injects it
         def step(done: int, total: int, name: str) -> None:
             progress((done, total), desc=f"indexing {name}", unit="files")
 
-        return refreshed(actions.reindex(assistant, step))
+        return refreshed(actions.reindex(history.pick(assistant, name), step), name)
 
     outputs = [table, choice, status]
-    upload.click(lambda paths: (*refreshed(actions.upload(assistant, paths)), None), files, [*outputs, files])
-    remove.click(lambda doc: refreshed(actions.remove(assistant, doc)), choice, outputs)
-    reindex.click(do_reindex, None, outputs)
+    upload.click(
+        lambda paths, c: (*refreshed(actions.upload(history.pick(assistant, c), paths), c), None),
+        [files, collection],
+        [*outputs, files],
+    )
+    remove.click(
+        lambda doc, c: refreshed(actions.remove(history.pick(assistant, c), doc), c), [choice, collection], outputs
+    )
+    reindex.click(do_reindex, collection, outputs)
+    collection.change(lambda c: refreshed("", c), collection, outputs)  # the selected collection's documents
     return {"table": table, "choice": choice}
 
 
