@@ -60,6 +60,17 @@ def path_under_root(root: str, path: str) -> Path:
     return target
 
 
+def _no_links_out(base: Path, folder: Path, given: str) -> None:
+    """Refuse a folder whose files include a symbolic link leading out of ``base``."""
+    from citewise.index.loaders import find_files
+
+    files, _ = find_files([folder])
+    for file, _root in files:
+        if base not in file.resolve().parents:
+            name = file.relative_to(folder).as_posix()
+            raise DocumentToolError(f"{given!r} holds {name!r}, which leads outside the folder this server may read")
+
+
 def _text_id(doc_id: str, title: str, text: str) -> str:
     if doc_id.strip():
         return doc_id.strip()
@@ -84,6 +95,8 @@ def add_to(assistant: Any, root: str, text: str, path: str, doc_id: str, title: 
         report = assistant.ingest_documents([doc])
     else:
         target = path_under_root(root, path.strip())
+        if target.is_dir():
+            _no_links_out(Path(root).expanduser().resolve(), target, path)
         report = assistant.ingest([target])
     return report.as_dict()
 

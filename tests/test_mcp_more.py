@@ -30,6 +30,9 @@ def make_root(tmp_path: Path) -> Path:
     (root / "manual.md").write_text(FILE_TEXT)
     (tmp_path / "secret.md").write_text("# Secret\n\nThe vault code is 4711.\n")
     (root / "escape.md").symlink_to(tmp_path / "secret.md")
+    (root / "notes").mkdir()
+    (root / "notes" / "fine.md").write_text("# Fine\n\nNothing to see.\n")
+    (root / "notes" / "sneaky.md").symlink_to(tmp_path / "secret.md")
     return root
 
 
@@ -65,6 +68,8 @@ async def exercise(client: Client, root: Path) -> None:
     for outside in ("../secret.md", str(root.parent / "secret.md"), "escape.md", "/etc/passwd"):
         refused = await client.call_tool("add_document", {"path": outside})
         assert refused.is_error and "outside the folder this server may read" in text_of(refused), outside
+    folder = await client.call_tool("add_document", {"path": "notes"})  # a link inside leads out: all refused
+    assert folder.is_error and "'notes' holds 'sneaky.md', which leads outside" in text_of(folder)
     both = await client.call_tool("add_document", {"text": "x", "path": "manual.md"})
     assert both.is_error and "either text or path" in text_of(both)
     docs = await client.call_tool("list_documents", {})
