@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citewise.api import openai_format as fmt
 from citewise.api.errors import BUG_MESSAGE, ApiError, citewise_error_body, error_body, validation_message
-from citewise.api.guard import guarded_stream
+from citewise.api.guard import CancelOnDisconnect, guarded_stream
 from citewise.api.limits import BodyLimit, McpAuth
 from citewise.api.models import (
     ChatCompletion,
@@ -64,6 +64,7 @@ def create_app(
     mcp: bool = True,
     max_json_bytes: int = MAX_JSON_BYTES,
     host: str = "127.0.0.1",
+    ui_auth: tuple[str, str] | None = None,
 ) -> FastAPI:
     """The HTTP service over ``assistant``.
 
@@ -74,6 +75,8 @@ def create_app(
         mcp: serve the MCP tools over streamable HTTP at ``/mcp``.
         max_json_bytes: largest JSON body accepted; uploads may be ``settings.max_upload_mb``.
         host: the address served; on loopback, MCP refuses other Host headers (DNS rebinding).
+        ui_auth: (user, password) the UI asks for (default: ``$CITEWISE_UI_AUTH``). With an
+            API key set and no UI login, the UI is not mounted: every path needs credentials.
 
     Returns:
         A FastAPI app; run it with uvicorn (``citewise serve`` does).
@@ -95,6 +98,7 @@ def create_app(
     key = assistant.settings.api_key
     upload_bytes = assistant.settings.max_upload_mb * 1024 * 1024
     app.add_middleware(BodyLimit, default_limit=max_json_bytes, upload_limit=upload_bytes + 64 * 1024)
+    app.add_middleware(CancelOnDisconnect)  # a client that goes away stops its generation
     if key:
         app.add_middleware(McpAuth, api_key=key, prefix="/mcp")
     _add_error_handlers(app)
@@ -109,7 +113,7 @@ def create_app(
     if mcp_server is not None:
         app.mount("/mcp", _mcp_app(mcp_server, host))
         mounted.append("/mcp")
-    if ui is not False and _mount_ui(app, assistant, required=bool(ui)):
+    if ui is not False and _mount_ui(app, assistant, required=bool(ui), auth=ui_auth):
         mounted.append("/ui")
     app.state.mounted = mounted
     _index_route(app, mounted)
@@ -326,8 +330,9 @@ def _health_route(app: FastAPI, assistant: Any) -> None:
         return Health(version=__version__, documents=len(assistant.store.documents()), store=where)
 
 
-def _mount_ui(app: FastAPI, assistant: Any, *, required: bool) -> bool:
-    """Mount the Gradio chat at /ui; False when it is not installed (and not required)."""
+def _mount_ui(app: FastAPI, assistant: Any, *, required: bool, auth: tuple[str, str] | None = None) -> bool:
+    """Mount the Gradio chat at /ui; False when it is not installed (and not required) or has no login
+    while an API key is set."""
     import importlib.util
 
     if importlib.util.find_spec("citewise.ui.app") is None:
@@ -336,14 +341,18 @@ def _mount_ui(app: FastAPI, assistant: Any, *, required: bool) -> bool:
         return False
     import os
 
-    from citewise.ui.command import AUTH_ENV, _offline_gradio, parse_auth
+    from citewise.ui.command import AUTH_ENV, _offline_gradio, parse_auth, ui_refusal
 
+    auth = auth or parse_auth(os.environ.get(AUTH_ENV))
+    refusal = ui_refusal(assistant.settings.api_key, auth)
+    if refusal:
+        logger.info(refusal)
+        return False
     _offline_gradio()
     import gradio as gr
 
     from citewise.ui.app import build_app
 
     mb = assistant.settings.max_upload_mb
-    auth = parse_auth(os.environ.get(AUTH_ENV))  # the UI has its own login; the API key guards /v1 and /mcp
     gr.mount_gradio_app(app, build_app(assistant), path="/ui", auth=auth, max_file_size=f"{mb}mb")
     return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import click
 
@@ -13,6 +14,11 @@ from citewise.workspace_commands import start_watch, watch_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--ui/--no-ui", default=None, help="Mount the Gradio chat at /ui (default: when it is installed).")
+@click.option(
+    "--ui-auth",
+    envvar="CITEWISE_UI_AUTH",
+    help="user:password the chat UI asks for (or $CITEWISE_UI_AUTH); required for /ui when CITEWISE_API_KEY is set.",
+)
 @click.option("--mcp/--no-mcp", default=True, show_default=True, help="Serve the MCP tools at /mcp.")
 @click.option("--mcp-stdio", is_flag=True, help="Serve only the MCP tools, over stdin/stdout.")
 @click.option("--log-level", default="warning", show_default=True, help="uvicorn log level.")
@@ -23,6 +29,7 @@ def serve(
     host: str,
     port: int,
     ui: bool | None,
+    ui_auth: str | None,
     mcp: bool,
     mcp_stdio: bool,
     log_level: str,
@@ -41,18 +48,21 @@ def serve(
         logging.basicConfig(level=logging.WARNING)
         run_stdio(assistant)
         return
-    import uvicorn
-
     from citewise.api.app import create_app
-    from citewise.api.limits import json_http_protocol
 
     if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
         click.echo(
             f"citewise: warning: serving on {host} without CITEWISE_API_KEY; anyone on the network can use it",
             err=True,
         )
+    from citewise.ui.command import parse_auth, ui_refusal
+
+    login = parse_auth(ui_auth)
+    refusal = ui_refusal(settings.api_key, login) if ui is not False else ""
+    if refusal:
+        click.echo(f"citewise: warning: {refusal}", err=True)
     assistant.embedder.embed(["warm up"])  # load the model before the first request
-    app = create_app(assistant, ui=ui, mcp=mcp, host=host)
+    app = create_app(assistant, ui=ui, mcp=mcp, host=host, ui_auth=login)
     start_watch(assistant, watch_paths)  # --watch: keep a folder indexed in-process
     quiet_libraries(log_level)
     click.echo(startup_line(host, port, app.state.mounted), err=True)
@@ -60,7 +70,26 @@ def serve(
         from citewise.assistant import NO_DOCUMENTS
 
         click.echo(f"citewise: {NO_DOCUMENTS}", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, http=json_http_protocol())
+    run_server(app, host, port, log_level)
+
+
+def run_server(app: Any, host: str, port: int, log_level: str) -> None:
+    """Run ``app`` with uvicorn; SIGTERM/SIGINT also stop running generations, so it exits in seconds."""
+    import uvicorn
+
+    from citewise.rag.cancel import SHUTDOWN
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            SHUTDOWN.set()  # each generation stops at its next token instead of holding the exit for minutes
+            super().handle_exit(sig, frame)
+
+    from citewise.api.limits import json_http_protocol
+
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5, http=json_http_protocol()
+    )
+    Server(config).run()
 
 
 _NAMES = {"/v1": "API", "/docs": "API docs", "/healthz": "health", "/mcp": "MCP", "/ui": "chat UI"}

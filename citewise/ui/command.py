@@ -26,6 +26,20 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     return user, password
 
 
+def ui_refusal(api_key: str, login: tuple[str, str] | None) -> str:
+    """Why ``serve`` does not mount the chat UI, or "" when it may.
+
+    One access rule for everything ``serve`` mounts: when an API key guards ``/v1`` and
+    ``/mcp``, the UI (which can remove and re-index documents) needs a login of its own.
+    """
+    if api_key and login is None:
+        return (
+            "the chat UI is not served: CITEWISE_API_KEY guards /v1 and /mcp, and /ui needs its own login; "
+            f"set --ui-auth or {AUTH_ENV}=user:password to serve it"
+        )
+    return ""
+
+
 def _offline_gradio() -> None:
     """Keep gradio from phoning home: no analytics, no version check, no share tunnel."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
