@@ -5,7 +5,6 @@ Every interface (CLI, Gradio, HTTP API, eval) is a client of this class.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -105,21 +104,23 @@ class Assistant:
         Raises:
             UploadError: the name, type or size is refused (one line saying why).
         """
-        from citewise.index.uploads import UploadLimits, check_upload, store_upload, sweep_uploads, upload_lock
+        from citewise.index.uploads import UploadLimits, check_upload, store_upload, upload_lock
 
         limits = UploadLimits(max_bytes=self.settings.max_upload_mb * 1024 * 1024)
         check_upload(filename, len(data), limits)  # refuse before waiting for the lock
-        with upload_lock(self.settings.data_dir):
+        with upload_lock(self.settings.data_dir):  # the previous file, the commit, the clean-up: one step
             doc_id, path = store_upload(self.settings.data_dir, filename, data, limits)
             try:
+                previous = self.store.documents().get(doc_id)
                 report = self.ingest([path], progress=progress, doc_ids={path: doc_id})
+                now = self.store.documents().get(doc_id)
             except BaseException:
-                path.unlink(missing_ok=True)  # nothing was committed from it
+                path.unlink(missing_ok=True)  # the store failed: leave no file that no document owns
                 raise
-            finally:  # whatever happened: keep only the files that a committed document was read from
-                with contextlib.suppress(Exception):
-                    docs = self.store.documents().values()
-                    sweep_uploads(self.settings.data_dir, [d.path or d.source for d in docs])
+            if now is None or Path(now.path or now.source).name != path.name:
+                path.unlink(missing_ok=True)  # not indexed, or the same bytes were indexed already
+            elif previous is not None and Path(previous.path or previous.source).name != path.name:
+                self._delete_upload_file(previous.path or previous.source)
         if not report.ok:
             name = doc_id.split("/", 1)[1]  # reasons name the file the user sent, not its stored name
             report.failed = [(doc_id, reason.replace(path.name, name)) for _, reason in report.failed]

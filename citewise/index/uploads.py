@@ -7,7 +7,7 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -15,7 +15,6 @@ from citewise.errors import CitewiseError
 from citewise.index.loaders import SUPPORTED_SUFFIXES
 
 MAX_NAME = 120  # characters kept of an uploaded file's name (the document id is uploads/<name>)
-_STORED = re.compile(r"^[0-9a-f]{32}\.[a-z]+$")  # the generated names store_upload gives files
 _THREAD_LOCK = threading.Lock()
 
 try:
@@ -87,7 +86,7 @@ def upload_lock(data_dir: Path) -> Iterator[None]:
 
     Every process sharing a data folder (several ``serve`` workers on one volume) takes it,
     so reading a document's previous file, committing the new one and deleting the old
-    one happen as one step, and no upload is left owning nothing.
+    one happen as one step, and no stored file is left that no document owns.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     with _THREAD_LOCK:
@@ -100,24 +99,3 @@ def upload_lock(data_dir: Path) -> Iterator[None]:
             yield
         finally:
             os.close(fd)  # releases the lock
-
-
-def sweep_uploads(data_dir: Path, owned: Iterable[str]) -> list[str]:
-    """Delete stored uploads that no document owns (call with :func:`upload_lock` held).
-
-    Args:
-        owned: the paths (or bare names) of the files that documents were read from.
-
-    Returns:
-        the names deleted.
-    """
-    keep = {Path(p).name for p in owned}
-    folder = data_dir / "uploads"
-    gone = []
-    with contextlib.suppress(FileNotFoundError):
-        for entry in os.scandir(folder):
-            if _STORED.match(entry.name) and entry.name not in keep:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
-                gone.append(entry.name)
-    return gone
