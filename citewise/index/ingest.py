@@ -269,7 +269,7 @@ def ingest_loaded(
             indexer.store.sweep()
         committed = indexer.store.documents()
         known = {d.doc_id: d.doc_hash for d in committed.values()}
-        run = _Run(writer, committed, known, DocIds(committed.values()), report)
+        run = _Run(writer, committed, known, DocIds(committed.values()), report, files=len(items))
         for done, (doc_id, doc) in enumerate(items, start=1):
             if any(p.record.doc_id == doc_id for p in run.pending):
                 indexer._flush(run)  # the same id twice: commit the first one first
