@@ -343,7 +343,9 @@ def loaded_document(document: Any) -> tuple[str, LoadedDocument]:
     The id is ``document.doc_id``. ``title`` comes from the ``title`` or ``file_name``
     metadata (else the first line), ``source`` from ``source``, ``url``, ``file_path`` or
     ``file_name`` (else ``llamaindex:<doc id>``); a numeric ``page_label`` makes the whole
-    text that page. Other scalar metadata is kept (as text) and counts in the content hash.
+    text that page. Other scalar metadata is kept (as text) and counts in the content hash,
+    except the keys the Document excludes from embeddings (a reader's file dates and sizes),
+    so re-reading an untouched file does not re-index it.
 
     Raises:
         ValueError: the object has no text, or too much of it (one line saying which).
@@ -363,9 +365,9 @@ def loaded_document(document: Any) -> tuple[str, LoadedDocument]:
     source = next((str(meta[k]) for k in _SOURCE_KEYS if meta.get(k)), f"llamaindex:{doc_id}")
     label = str(meta.get("page_label", "")).strip()
     pages = [(int(label), 0, len(text))] if label.isdigit() else []
-    kept = {
-        k: str(v) for k, v in meta.items() if k not in ("title", "source") and isinstance(v, str | int | float | bool)
-    }
+    # metadata LlamaIndex itself keeps out of embeddings (file dates, sizes...) is no content: not hashed
+    hidden = {"title", "source", *(getattr(document, "excluded_embed_metadata_keys", None) or [])}
+    kept = {k: str(v) for k, v in meta.items() if k not in hidden and isinstance(v, str | int | float | bool)}
     kind = str(meta.get("kind") or "document")
     return doc_id, LoadedDocument(text=text, title=title, source=source, kind=kind, metadata=kept, pages=pages)
 

@@ -215,6 +215,9 @@ def test_ingest_documents_indexes_llamaindex_documents_incrementally(make_assist
     assert manual.source_nodes[0].node.metadata["doc_id"] == "manual-p7"
     assert manual.source_nodes[0].node.metadata["page"] == 7  # the reader's page label
 
+    for doc in docs[:2]:  # what a reader's next run changes but excludes from embeddings is no content
+        doc.metadata["last_modified_date"] = "2030-01-01"
+        doc.excluded_embed_metadata_keys = ["last_modified_date"]
     again = assistant.ingest_documents(docs[:2])  # same content hash: nothing is rewritten
     assert sorted(again.unchanged) == ["manual-p7", "notes/lighthouse"] and again.chunks == 0
     changed = Document(
