@@ -113,10 +113,14 @@ def _history(messages: Iterable[ChatMessage]) -> list[dict[str, str]]:
 class _AnswerStream:
     """Drives ``Assistant.stream`` and keeps the final Answer.
 
-    The stream starts on the first read, so a bad question raises there (``QuestionError``).
+    The question is checked at once (``QuestionError``), so a streamed query fails when it
+    is made, not at its first read.
     """
 
     def __init__(self, assistant: Assistant, question: str, history: Any, mode: str | None, top_k: int | None):
+        from citewise.rag.chat import clean_question
+
+        clean_question(question)
         self._items = assistant.stream(question, history, mode=mode, top_k=top_k)
         self.answer: Answer | None = None
 

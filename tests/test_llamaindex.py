@@ -105,6 +105,10 @@ def test_engines_refuse_an_unknown_mode_and_a_bad_question(corpus_assistant):
         corpus_assistant.as_chat_engine(mode="poetry")
     with pytest.raises(QuestionError, match="empty"):
         corpus_assistant.as_query_engine().query("   ")
+    with pytest.raises(QuestionError, match="empty"):  # when the query is made, not at the first read
+        corpus_assistant.as_query_engine(streaming=True).query("   ")
+    with pytest.raises(QuestionError, match="empty"):
+        corpus_assistant.as_chat_engine().stream_chat("")
 
 
 def test_generative_answers_carry_their_sentence_checks(corpus_assistant):
