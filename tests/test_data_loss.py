@@ -484,3 +484,33 @@ def test_a_folder_reingest_repairs_only_the_damaged_document(make_assistant, tmp
     assert report.repaired == ["n07.txt"] and len(report.unchanged) == 24
     assert _missing_chunks(a.store) == {}
     assert any(p.chunk.doc_id == "n07.txt" for p in a.search("Note 7 Arlen weir rebuilt in 1907", top_k=10))
+
+
+def test_an_index_made_before_ids_were_checked_keeps_its_ids(make_assistant, tmp_path):
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "y.txt").write_text("The Corran bridge has nine arches.\n")
+    a = make_assistant()
+    assert a.ingest([folder]).added == ["sub/y.txt"]
+    got = a.store.docs.get(ids=["sub/y.txt"], include=["metadatas", "documents"])
+    legacy = {k: v for k, v in got["metadatas"][0].items() if k != "path"}  # what older versions stored
+    a.store.docs.delete(ids=["sub/y.txt"])
+    a.store.docs.add(ids=["sub/y.txt"], metadatas=[legacy], documents=got["documents"], embeddings=[[1.0]])
+    assert a.documents()[0].path == ""
+    assert a.ingest([folder]).unchanged == ["sub/y.txt"]
+
+
+def test_reindex_keeps_every_documents_id(make_assistant, tmp_path):
+    from citewise.index.rebuild import rebuild
+
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "y.txt").write_text("The Corran bridge has nine arches.\n")
+    a = make_assistant()
+    a.ingest([folder])
+    a.upload("z.txt", b"The Dunmore clock strikes thirteen at noon.\n")
+    before = {d.doc_id: d.doc_hash for d in a.documents()}
+    assert set(before) == {"sub/y.txt", "uploads/z.txt"}
+    report = rebuild(a.settings, [])
+    assert report.ok and sorted(report.added) == sorted(before)
+    assert {d.doc_id: d.doc_hash for d in make_assistant().documents()} == before
