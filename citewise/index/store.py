@@ -217,8 +217,8 @@ class ChromaStore:
             return self._leases
 
     def _writer_collection(self) -> Any:
-        self._open()
-        with self._lock:
+        with self._lock:  # re-entrant: _open takes it too, and a failed call cannot drop the client between
+            self._open()
             if self._writers is None:
                 self._writers = self._call(
                     "open the writer leases",
