@@ -241,3 +241,11 @@ def test_serve_help_and_import_stay_light():
         [sys.executable, "-m", "citewise.cli", "serve", "--help"], capture_output=True, text=True, timeout=120
     )
     assert helped.returncode == 0 and "--mcp-stdio" in helped.stdout and "/ui" in helped.stdout
+
+
+def test_serve_output_has_no_library_debug_lines_and_names_every_path(api_server, client):
+    client.chat.completions.create(model="citewise", messages=[{"role": "user", "content": QUESTION}])  # builds BM25
+    log = api_server.log_path.read_text()
+    assert "Building index" not in log and "DEBUG" not in log  # bm25s logs at DEBUG by default
+    start = next(line for line in log.splitlines() if line.startswith("citewise serving "))
+    assert all(path in start for path in ("/v1", "/docs", "/healthz", "/mcp"))

@@ -25,6 +25,8 @@ def test_ui_is_served_at_slash_ui_next_to_the_api(tmp_path):
     server = CitewiseServer(data_dir, env={"CITEWISE_API_KEY": "k"}, args=["--ui"])
     try:
         assert httpx.get(f"{server.url}/ui/", timeout=60).status_code == 200
+        root = httpx.get(f"{server.url}/", timeout=60)
+        assert root.status_code == 307 and root.headers["location"] == "/ui/"  # / opens the chat
         assert httpx.get(f"{server.url}/v1/models", timeout=60).status_code == 401  # the API keeps its key
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)

@@ -230,8 +230,8 @@ def _chat_routes(router: APIRouter, assistant: Any, spaces: WorkspaceState) -> N
         base_model, model_collection = split_model(body.model)  # citewise/NAME picks collection NAME
         mode = fmt.mode_for_model(base_model, MODES)
         question, history = fmt.split_messages(body)
-        model = fmt.MODEL_PREFIX + (mode or assistant.settings.mode)
         turn = chat_turn(spaces, body, model_collection, history)  # collection, saved history
+        model = fmt.MODEL_PREFIX + (mode or assistant.settings.mode)
         items = turn.saving(spaces, question, guarded_stream(turn.assistant, question, turn.history, mode, body.top_k))
         first = next(items)  # errors before the first item (question, mode, store, LLM) get their status code
         if not body.stream:
@@ -318,16 +318,12 @@ def _document_routes(router: APIRouter, assistant: Any, upload_bytes: int, space
 def _health_route(app: FastAPI, assistant: Any) -> None:
     from citewise import __version__
 
-    @app.api_route(
-        "/healthz",
-        methods=["GET", "HEAD"],
-        response_model=Health,
-        responses={503: ERRORS[503]},
-        summary="Liveness and store check",
-    )
+    @app.get("/healthz", response_model=Health, responses={503: ERRORS[503]}, summary="Liveness and store check")
     def healthz() -> Health:
         where = assistant.settings.chroma_url or "embedded"
         return Health(version=__version__, documents=len(assistant.store.documents()), store=where)
+
+    app.head("/healthz", include_in_schema=False)(healthz)  # load balancers probe with HEAD
 
 
 def _mount_ui(app: FastAPI, assistant: Any, *, required: bool, auth: tuple[str, str] | None = None) -> bool:

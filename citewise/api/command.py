@@ -104,6 +104,10 @@ def startup_line(host: str, port: int, mounted: list[str]) -> str:
 
 def quiet_libraries(log_level: str) -> None:
     """Keep libraries' DEBUG/INFO lines (bm25s, httpx, chromadb...) out of the default output."""
-    level = logging.DEBUG if log_level.lower() in ("debug", "trace") else logging.WARNING
+    if log_level.lower() in ("debug", "trace"):
+        return
     for name in ("bm25s", "httpx", "httpcore", "chromadb", "llama_index", "sentence_transformers", "mcp"):
-        logging.getLogger(name).setLevel(level)
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.WARNING)
+        # a filter too: bm25s sets its own logger to DEBUG when it is imported, i.e. at the first question
+        logger.addFilter(lambda record: record.levelno >= logging.WARNING)
