@@ -16,7 +16,9 @@ from citewise.errors import CitewiseError
 INSTRUCTIONS = (
     "citewise answers questions about a document collection. `ask` returns an answer whose "
     "[n] markers point to verbatim quotes in `citations`; `refused` is true when the documents "
-    "do not cover the question (or none are indexed yet). `search` returns passages only."
+    "do not cover the question (or none are indexed yet), and `closest` then lists the nearest "
+    "passages, which do not answer it. `confidence` (0-1) estimates how likely the answer is right. "
+    "`search` returns passages only."
 )
 logger = logging.getLogger("citewise.mcp")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -88,7 +90,7 @@ def build_mcp_server(assistant: Any, workspaces: Any = None) -> Any:
 
     from citewise import __version__
     from citewise.api.guard import guarded_stream
-    from citewise.api.openai_format import citations_out
+    from citewise.api.openai_format import answer_fields
     from citewise.collections import Workspaces
     from citewise.rag.citations import Answer
 
@@ -110,7 +112,8 @@ def build_mcp_server(assistant: Any, workspaces: Any = None) -> Any:
     @guarded
     def ask(question: str, mode: str = "", collection: str = "") -> dict[str, Any]:
         """Answer a question from the documents. The answer cites verbatim quotes as [n];
-        `refused` is true when the documents do not cover the question. mode: extractive
+        `refused` is true when the documents do not cover the question, and `closest` then
+        lists the nearest passages (not answers); `confidence` is 0-1 or null. mode: extractive
         (default) or generative. collection: the document collection to ask (default: the
         configured one)."""
         answer = None
@@ -118,7 +121,7 @@ def build_mcp_server(assistant: Any, workspaces: Any = None) -> Any:
             if isinstance(item, Answer):
                 answer = item
         assert answer is not None
-        return {"answer": answer.text, "refused": answer.refused, "citations": citations_out(answer)}
+        return {"answer": answer.text, **answer_fields(answer)}
 
     @server.tool(structured_output=True)
     @guarded

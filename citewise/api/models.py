@@ -1,7 +1,7 @@
 """Request and response bodies of the HTTP API (they make the OpenAPI schema).
 
-The chat bodies follow OpenAI's chat-completions format; citewise adds ``citations``
-and ``refused`` to the completion and to the last stream chunk.
+The chat bodies follow OpenAI's chat-completions format; citewise adds ``citations``,
+``refused``, ``confidence`` and ``closest`` to the completion and to the last stream chunk.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ class CitationOut(BaseModel):
 
 
 class ResponseMessage(BaseModel):
-    """The assistant's reply: the answer with [n] markers, then a sources list."""
+    """The assistant's reply: the answer with [n] markers, then a sources list (a refusal: its closest passages)."""
 
     role: Literal["assistant"] = "assistant"
     content: str
@@ -116,7 +116,7 @@ class Usage(BaseModel):
 
 
 class ChatCompletion(BaseModel):
-    """OpenAI chat completion, plus ``citations`` and ``refused``."""
+    """OpenAI chat completion, plus ``citations``, ``refused``, ``confidence`` and ``closest``."""
 
     id: str
     object: Literal["chat.completion"] = "chat.completion"
@@ -125,6 +125,17 @@ class ChatCompletion(BaseModel):
     choices: list[Choice]
     citations: list[CitationOut]
     refused: bool = Field(description="True when the documents do not cover the question, or none are indexed")
+    confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="how likely the answer is right, 0-1 (for a refusal: its best candidate's, below the threshold); "
+        "null where the answer mode gives no estimate",
+    )
+    closest: list[CitationOut] = Field(
+        default_factory=list,
+        description="for a refusal, the passages nearest the question; they do not answer it and are not citations",
+    )
     usage: Usage
     timings_ms: dict[str, float] = Field(default_factory=dict)
 

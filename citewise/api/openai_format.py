@@ -18,6 +18,7 @@ from citewise.rag.citations import Answer, Citation, citation_dict
 MODEL_PREFIX = "citewise-"
 DEFAULT_MODEL = "citewise"
 SOURCES_HEADING = "Sources:"
+CLOSEST_HEADING = "Closest passages (not answers):"
 logger = logging.getLogger("citewise.api")
 
 
@@ -69,9 +70,12 @@ def split_messages(request: ChatCompletionRequest) -> tuple[str, list[dict[str, 
 
 
 def strip_sources(content: str) -> str:
-    """An earlier answer without the sources list this API appended to it."""
-    head, sep, _ = content.partition(f"\n\n{SOURCES_HEADING}\n")
-    return head if sep else content
+    """An earlier answer without the sources (or closest passages) list this API appended to it."""
+    for heading in (SOURCES_HEADING, CLOSEST_HEADING):
+        head, sep, _ = content.partition(f"\n\n{heading}\n")
+        if sep:
+            return head
+    return content
 
 
 def sources_text(citations: list[Citation]) -> str:
@@ -85,14 +89,45 @@ def sources_text(citations: list[Citation]) -> str:
     return f"\n\n{SOURCES_HEADING}\n" + "\n".join(lines)
 
 
-def citations_out(answer: Answer) -> list[dict[str, Any]]:
-    """Every citation field, passage included, as JSON."""
+def closest_text(answer: Answer) -> str:
+    """A refusal's closest passages appended to it: title and quote, no [n] (they are not citations)."""
+    if not (answer.refused and answer.closest):
+        return ""
+    lines = []
+    for c in answer.closest:
+        page = f", p. {c.page}" if c.page else ""
+        lines.append(f"- {c.title or c.doc_id} ({c.doc_id}{page}): \u201c{c.quote}\u201d")
+    return f"\n\n{CLOSEST_HEADING}\n" + "\n".join(lines)
+
+
+def appended_text(answer: Answer) -> str:
+    """What follows the answer's text in the message: its sources list, or a refusal's closest passages."""
+    return sources_text(answer.citations) + closest_text(answer)
+
+
+def _citations_json(citations: list[Citation]) -> list[dict[str, Any]]:
     out = []
-    for c in answer.citations:
+    for c in citations:
         d = citation_dict(c)
         d["score"] = round(float(d["score"]), 4)
         out.append(d)
     return out
+
+
+def citations_out(answer: Answer) -> list[dict[str, Any]]:
+    """Every citation field, passage included, as JSON."""
+    return _citations_json(answer.citations)
+
+
+def answer_fields(answer: Answer) -> dict[str, Any]:
+    """What citewise adds to a completion: citations, refused, confidence and (a refusal's) closest passages."""
+    confidence = None if answer.confidence is None else round(float(answer.confidence), 4)
+    return {
+        "citations": citations_out(answer),
+        "refused": answer.refused,
+        "confidence": confidence,
+        "closest": _citations_json(answer.closest) if answer.refused else [],
+    }
 
 
 def count_words(text: str) -> int:
@@ -103,7 +138,7 @@ def count_words(text: str) -> int:
 def usage(prompt: str, answer: Answer) -> dict[str, int]:
     """OpenAI's ``usage`` object, counted in words (see :func:`count_words`), sources list included."""
     prompt_tokens = count_words(prompt)
-    completion_tokens = count_words(answer.text + sources_text(answer.citations))
+    completion_tokens = count_words(answer.text + appended_text(answer))
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
@@ -126,12 +161,11 @@ def completion(answer: Answer, model: str, prompt: str = "") -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": answer.text + sources_text(answer.citations)},
+                "message": {"role": "assistant", "content": answer.text + appended_text(answer)},
                 "finish_reason": "stop",
             }
         ],
-        "citations": citations_out(answer),
-        "refused": answer.refused,
+        **answer_fields(answer),
         "usage": usage(prompt, answer),
         "timings_ms": {k: round(v, 1) for k, v in answer.timings.items()},
     }
@@ -170,7 +204,8 @@ def sse_stream(first: Any, rest: Iterator[Any], model: str, prompt: str = "") ->
     """SSE lines for an answer stream whose first item ``first`` was already taken.
 
     Text deltas become content chunks; the final Answer adds the sources list and a
-    last chunk with ``finish_reason: stop``, ``citations``, ``refused`` and ``usage``; then
+    last chunk with ``finish_reason: stop``, ``citations``, ``refused``, ``confidence``,
+    ``closest`` and ``usage``; then
     ``data: [DONE]``. An error after the stream began becomes an error event (with the
     error's code, e.g. ``llm_unavailable``), then ``data: [DONE]``.
     """
@@ -180,10 +215,10 @@ def sse_stream(first: Any, rest: Iterator[Any], model: str, prompt: str = "") ->
     try:
         while True:
             if isinstance(item, Answer):
-                sources = sources_text(item.citations)
+                sources = appended_text(item)
                 if sources:
                     yield writer.event({"content": sources})
-                extra = {"citations": citations_out(item), "refused": item.refused, "usage": usage(prompt, item)}
+                extra = {**answer_fields(item), "usage": usage(prompt, item)}
                 yield writer.event({}, "stop", **extra)
                 break
             if item:

@@ -19,6 +19,7 @@ _MARKER = re.compile(r"\[(\d+)\]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~$-])")
 _LIST_NUMBER = re.compile(r"^(\s*\d+)\.", re.M)  # "2025. x" at a line start is not a list item
 UNSUPPORTED_NOTE = "not supported by the cited sources"
+CLOSEST_HEADING = "Closest passages (not answers)"
 
 
 def md_text(text: str) -> str:
@@ -70,7 +71,7 @@ def _unsupported_spans(answer: Answer) -> list[tuple[int, int]]:
 def answer_markdown(answer: Answer, turn: int) -> str:
     """The answer as chatbot Markdown: linked markers, unsupported sentences visibly marked."""
     if answer.refused:
-        return f'<span class="cw-refused">{md_text(answer.text)}</span>'
+        return f'<span class="cw-refused">{md_text(answer.text)}</span>' + _closest_markdown(answer.closest)
     known = {c.n for c in answer.citations}
     out: list[str] = []
     pos = 0
@@ -86,7 +87,26 @@ def answer_markdown(answer: Answer, turn: int) -> str:
         body += "".join(f"\n\n⚠ {md_text(s.text)} <em>({UNSUPPORTED_NOTE})</em>" for s in missing)
     if answer.note:
         body += f"\n\n<em>{md_text(answer.note)}</em>"
-    return body
+    return body + confidence_markdown(answer.confidence)
+
+
+def confidence_label(confidence: float | None) -> str:
+    """``confidence 0.82`` (empty when the answer mode gives no estimate)."""
+    return "" if confidence is None else f"confidence {confidence:.2f}"
+
+
+def confidence_markdown(confidence: float | None) -> str:
+    """The answer's confidence as a small line under it (nothing when there is none)."""
+    label = confidence_label(confidence)
+    return f'\n\n<small class="cw-confidence">{label}</small>' if label else ""
+
+
+def _closest_markdown(closest: Sequence[Citation]) -> str:
+    """A refusal's closest passages under it: each document's title and quote, no [n] markers."""
+    if not closest:
+        return ""
+    items = "".join(f"\n\n> *{md_text(c.title or c.doc_id)}*: \u201c{md_text(c.quote)}\u201d" for c in closest)
+    return f"\n\n**{CLOSEST_HEADING}**{items}"
 
 
 def _highlighted_passage(c: Citation) -> str:
@@ -134,9 +154,27 @@ def sources_html(answer: Answer | None, turn: int, show_scores: bool = False) ->
     if answer is None:
         return '<div class="cw-sources cw-empty">Sources of the answer appear here.</div>'
     if answer.refused or not answer.citations:
-        return f'<div class="cw-sources cw-empty" data-turn="{turn}">No sources: the documents don\'t cover this question.</div>'
+        empty = f'<div class="cw-sources cw-empty" data-turn="{turn}">No sources: the documents don\'t cover this question.</div>'
+        return empty + _closest_html(answer.closest if answer.refused else [], turn)
     entries = "".join(_source_entry(c, turn, show_scores) for c in answer.citations)
     return f'<div class="cw-sources" data-turn="{turn}">{entries}{_checks(answer)}</div>'
+
+
+def _closest_html(closest: Sequence[Citation], turn: int) -> str:
+    """A refusal's closest passages, set apart from sources: titled, unnumbered, quote shown in its passage."""
+    if not closest:
+        return ""
+    entries = "".join(
+        f'<div class="cw-closest-entry" data-doc="{esc(c.doc_id)}">'
+        f'<div class="cw-source-title">{esc(c.title or c.doc_id)}</div>'
+        f'<div class="cw-meta">file: <code>{esc(c.doc_id)}</code>{f" · page {int(c.page)}" if c.page is not None else ""}</div>'
+        f'<blockquote class="cw-passage">{_highlighted_passage(c)}</blockquote></div>'
+        for c in closest
+    )
+    return (
+        f'<div class="cw-closest" data-turn="{turn}"><div class="cw-closest-heading">{CLOSEST_HEADING}</div>'
+        f'<div class="cw-meta">They are near the question but do not answer it.</div>{entries}</div>'
+    )
 
 
 # ---- conversation state (kept in the browser, so it survives a reload) -----------------
@@ -144,6 +182,8 @@ def answer_state(answer: Answer) -> dict[str, Any]:
     """An answer as JSON-friendly data, citations with their passages."""
     data = answer.to_dict()
     data["citations"] = [citation_dict(c) for c in answer.citations]
+    if answer.refused:
+        data["closest"] = [citation_dict(c) for c in answer.closest]
     return data
 
 
