@@ -90,20 +90,24 @@ def main(ctx: click.Context, data_dir: Path | None, chroma_url: str | None, coll
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--shard", metavar="I/N", help="Index only shard I of N (split by document id), e.g. 1/4.")
 @click.pass_context
-def ingest(ctx: click.Context, paths: tuple[str, ...], as_json: bool) -> None:
+def ingest(ctx: click.Context, paths: tuple[str, ...], as_json: bool, shard: str | None) -> None:
     """Index files and folders (.txt .md .html .pdf .docx); exit 1 if any file failed."""
+    from citewise.index.shards import parse_shard
+
     urls = [p for p in paths if _URL.match(p)]
     if urls:
         fail(f"URLs are not supported ({urls[0]}); download the file and ingest its path")
+    split = parse_shard(shard) if shard is not None else None  # a bad value fails before the model loads
     assistant = _assistant(ctx)
     before = _committed(assistant)
     update, close = terminal_progress("indexing", "file", chunks=_chunk_counter(assistant))
     try:
-        report = assistant.ingest([Path(p) for p in paths], progress=update)
+        report = assistant.ingest([Path(p) for p in paths], progress=update, shard=split)
     except KeyboardInterrupt:
         close()
-        _interrupted(assistant, before, paths)
+        _interrupted(assistant, before, (*paths, "--shard", shard) if shard else paths)
     finally:
         close()
     if as_json:

@@ -11,6 +11,7 @@ from citewise.index.chunking import chunk_text
 from citewise.index.doc_ids import DocIds, absolute
 from citewise.index.embed import SentenceEmbedder
 from citewise.index.loaders import LoadedDocument, LoadError, find_files, load_document, short_path
+from citewise.index.shards import Shard, file_key, in_shard
 from citewise.index.store import ChromaStore, ChunkRecord, DocRecord, chunk_id
 from citewise.progress import ProgressFn
 
@@ -124,6 +125,7 @@ class Indexer:
         *,
         progress: Progress | None = None,
         doc_ids: dict[Path, str] | None = None,
+        shard: Shard | None = None,
     ) -> IngestReport:
         """Index files and folders; unchanged documents are skipped, changed ones replaced.
 
@@ -136,10 +138,14 @@ class Indexer:
             paths: files and folders (searched recursively).
             progress: called after each file as ``progress(done, total, name)``.
             doc_ids: optional fixed ids for some files (uploads keep their user-facing name).
+            shard: ``(i, N)``: index only the files of shard i of N (:mod:`citewise.index.shards`);
+                the other shards' documents are neither read nor touched.
         """
         report = IngestReport()
         files, problems = find_files(paths)
         report.failed.extend(problems)
+        if shard is not None:
+            files = [(p, r) for p, r in files if in_shard((doc_ids or {}).get(p) or file_key(p, r), shard)]
         with self.store.writing() as writer:
             if self.store.needs_sweep():  # chunks left by a crash or a kill: drop them first
                 self.store.sweep()
