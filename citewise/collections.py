@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -139,6 +140,10 @@ def delete_collection(settings: Settings, name: str) -> CollectionInfo:
     return info
 
 
+_SHARED: weakref.WeakKeyDictionary[Any, Workspaces] = weakref.WeakKeyDictionary()
+_SHARED_GUARD = threading.Lock()
+
+
 class Workspaces:
     """One Assistant per collection, built on demand, for servers that serve several.
 
@@ -150,6 +155,15 @@ class Workspaces:
         self.default = assistant
         self._by_name: dict[str, Assistant] = {assistant.settings.collection: assistant}
         self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, assistant: Assistant) -> Workspaces:
+        """The one Workspaces over ``assistant`` in this process (the API, MCP and the UI share it)."""
+        with _SHARED_GUARD:
+            found = _SHARED.get(assistant)
+            if found is None:
+                found = _SHARED[assistant] = cls(assistant)
+            return found
 
     @property
     def settings(self) -> Settings:

@@ -94,7 +94,7 @@ def build_mcp_server(assistant: Any, workspaces: Any = None) -> Any:
     from citewise.collections import Workspaces
     from citewise.rag.citations import Answer
 
-    spaces = workspaces or Workspaces(assistant)
+    spaces = workspaces or Workspaces.of(assistant)
     server = _one_line_server(MCPServer)(
         "citewise", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
     )

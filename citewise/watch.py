@@ -146,18 +146,28 @@ class FolderWatcher:
 
     # ---- the loop --------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None, *, debounce_ms: int = DEBOUNCE_MS) -> None:
-        """Sync, then apply file events until ``stop`` is set (or Ctrl-C)."""
+        """Sync, then apply file events until ``stop`` is set (or Ctrl-C).
+
+        The watch starts before the sync, so a file written while the sync runs is not missed.
+        """
         import watchfiles
 
-        self.sync()
         roots = sorted({str(r) for r in self.roots})
+        synced = False
         for changes in watchfiles.watch(
             *roots,
             watch_filter=lambda _change, path: self._relevant(Path(path)),
             debounce=debounce_ms,
             stop_event=stop,
             raise_interrupt=False,
+            yield_on_timeout=True,  # the first (empty) batch comes once the watch is set up
+            rust_timeout=500,
         ):
+            if not synced:
+                self.sync()
+                synced = True
+            if not changes:
+                continue
             try:
                 self.apply(path for _change, path in changes)
             except CitewiseError as exc:  # the store went away: say so, and keep watching

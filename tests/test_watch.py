@@ -86,21 +86,22 @@ def test_watch_keeps_the_index_in_step(make_assistant, tmp_path: Path) -> None:
         (folder / "sub" / "new.md").write_text("# New\n\nThe Varn lighthouse keeper was Ida Mol.\n", encoding="utf-8")
         wait_until(lambda: "sub/new.md" in _ids(assistant), "a new file is indexed")
         assert _ids(assistant) == {"old.md", "sub/new.md"}  # hidden and temporary files were not
-        assert "indexed sub/new.md" in watch.lines
+        wait_until(lambda: "indexed sub/new.md" in watch.lines, "its line")  # printed just after the commit
 
         before = assistant.store.documents()["old.md"].doc_hash
         (folder / "old.md").write_text("# Old\n\nThe lighthouse at Varn was rebuilt in 1911.\n", encoding="utf-8")
         wait_until(lambda: assistant.store.documents()["old.md"].doc_hash != before, "a changed file is re-indexed")
-        assert "1911" in (assistant.document_text("old.md") or "") and "updated old.md" in watch.lines
+        assert "1911" in (assistant.document_text("old.md") or "")
+        wait_until(lambda: "updated old.md" in watch.lines, "its line")
 
         (folder / "broken.txt").write_bytes(b"\x00\x01\x02 binary \x00")
         (folder / "after.txt").write_text("After the broken file, the watch goes on.", encoding="utf-8")
         wait_until(lambda: "after.txt" in _ids(assistant), "a file after a bad one is indexed")
-        assert any(line.startswith("skipped: broken.txt") for line in watch.lines)
+        wait_until(lambda: any(line.startswith("skipped: broken.txt") for line in watch.lines), "the bad file's line")
 
         (folder / "sub" / "new.md").unlink()
         wait_until(lambda: "sub/new.md" not in _ids(assistant), "a deleted file is removed")
-        assert "removed sub/new.md" in watch.lines
+        wait_until(lambda: "removed sub/new.md" in watch.lines, "its line")
 
         names = [f"burst-{i}.txt" for i in range(6)]
         for i, name in enumerate(names):

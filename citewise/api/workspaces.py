@@ -110,7 +110,7 @@ class WorkspaceState:
     @classmethod
     def for_assistant(cls, assistant: Any) -> WorkspaceState:
         """The state over ``assistant`` (conversations in its data folder)."""
-        return cls(Workspaces(assistant), ConversationStore.in_data_dir(assistant.settings.data_dir))
+        return cls(Workspaces.of(assistant), ConversationStore.in_data_dir(assistant.settings.data_dir))
 
 
 def split_model(model: str) -> tuple[str, str | None]:

@@ -14,7 +14,6 @@ from typing import Any
 
 from citewise.ui import actions, render
 
-_SPACES: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 _STORES: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 _GUARD = threading.Lock()
 
@@ -27,13 +26,10 @@ def _errors() -> tuple[type[BaseException], ...]:
 
 # ---- plain functions ----------------------------------------------------------------
 def workspaces(assistant: Any) -> Any:
-    """The :class:`~citewise.collections.Workspaces` over ``assistant`` (one per Assistant)."""
+    """The :class:`~citewise.collections.Workspaces` over ``assistant`` (shared with the API and MCP)."""
     from citewise.collections import Workspaces
 
-    with _GUARD:
-        if assistant not in _SPACES:
-            _SPACES[assistant] = Workspaces(assistant)
-        return _SPACES[assistant]
+    return Workspaces.of(assistant)
 
 
 def conversations(assistant: Any) -> Any:
