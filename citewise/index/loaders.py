@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import stat
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,15 +178,83 @@ def _load_html(path: Path) -> LoadedDocument:
     return LoadedDocument(text=text, title=title or _first_line_title(text, path.stem), source=str(path), kind="html")
 
 
+# PDFium is not thread-safe, not even across documents: one call at a time in this process.
+_PDFIUM_LOCK = threading.Lock()
+# Control characters PDFium may leave in page text (\x02 and \ufffe, its marks for a word hyphenated
+# at a line end, are turned back into "-" and the line break first).
+_PDF_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def _load_pdf(path: Path) -> LoadedDocument:
+    if path.stat().st_size == 0:
+        raise LoadError(f"{path.name}: file is empty")
+    page_texts, title = _pdfium_pages(path) or _pypdf_pages(path)  # pypdf only for a file PDFium cannot open
+    parts: list[str] = []
+    pages: list[tuple[int, int, int]] = []
+    offset = 0
+    for number, page_text in enumerate(page_texts, start=1):
+        chunk = page_text + "\n\n"
+        pages.append((number, offset, offset + len(chunk)))
+        parts.append(chunk)
+        offset += len(chunk)
+    text = "".join(parts)
+    if not text.strip():
+        raise LoadError(f"{path.name}: PDF has no extractable text (scanned images need OCR first)")
+    return LoadedDocument(
+        text=text, title=title or _first_line_title(text, path.stem), source=str(path), kind="pdf", pages=pages
+    )
+
+
+def _pdfium_pages(path: Path) -> tuple[list[str], str] | None:
+    """Each page's text and the title, read with PDFium (pypdfium2); None if it cannot read the file.
+
+    PDFium is an order of magnitude faster than pypdf (0.18 s against 2.6 s on a 27-page paper) with the same
+    lines; a word hyphenated at a line end is kept as pypdf gives it ("in-" and a new line).
+    """
+    try:
+        import pypdfium2 as pdfium
+        import pypdfium2.raw as pdfium_c
+    except ImportError:
+        return None
+    with _PDFIUM_LOCK:  # everything, closing included: a finalizer in another thread would race
+        try:
+            document = pdfium.PdfDocument(str(path))
+        except pdfium.PdfiumError as exc:
+            if exc.err_code == pdfium_c.FPDF_ERR_PASSWORD:
+                raise LoadError(f"{path.name}: PDF is encrypted; decrypt it first") from None
+            return None
+        try:
+            texts = [_pdfium_page_text(document, i) for i in range(len(document))]
+            title = str(document.get_metadata_dict().get("Title") or "").strip()
+        except pdfium.PdfiumError:
+            return None  # a page PDFium cannot load: let pypdf try the whole file
+        finally:
+            document.close()
+    return texts, title
+
+
+def _pdfium_page_text(document: Any, index: int) -> str:
+    page = document[index]
+    try:
+        textpage = page.get_textpage()
+        try:
+            raw = textpage.get_text_bounded()  # full Unicode (get_text_range is UCS-2 only)
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\x02", "-\n").replace("\ufffe", "-\n")
+    return _PDF_CONTROL.sub("", text).strip()
+
+
+def _pypdf_pages(path: Path) -> tuple[list[str], str]:
+    """Each page's text and the title, read with pypdf (the fallback for files PDFium refuses)."""
     import logging
 
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)
-    if path.stat().st_size == 0:
-        raise LoadError(f"{path.name}: file is empty")
     try:
         reader = PdfReader(str(path))
         if reader.is_encrypted:
@@ -195,27 +264,14 @@ def _load_pdf(path: Path) -> LoadedDocument:
                 opened = False
             if not opened:
                 raise LoadError(f"{path.name}: PDF is encrypted; decrypt it first")
-        parts: list[str] = []
-        pages: list[tuple[int, int, int]] = []
-        offset = 0
-        for number, page in enumerate(reader.pages, start=1):
-            page_text = (page.extract_text() or "").replace("\r\n", "\n").strip()
-            chunk = page_text + "\n\n"
-            pages.append((number, offset, offset + len(chunk)))
-            parts.append(chunk)
-            offset += len(chunk)
+        texts = [(page.extract_text() or "").replace("\r\n", "\n").strip() for page in reader.pages]
         info: Any = reader.metadata or {}
         title = str(info.get("/Title") or "").strip()
     except LoadError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError) as exc:
         raise LoadError(f"{path.name}: PDF is damaged or unreadable ({type(exc).__name__})") from None
-    text = "".join(parts)
-    if not text.strip():
-        raise LoadError(f"{path.name}: PDF has no extractable text (scanned images need OCR first)")
-    return LoadedDocument(
-        text=text, title=title or _first_line_title(text, path.stem), source=str(path), kind="pdf", pages=pages
-    )
+    return texts, title
 
 
 def check_zip(path: Path, kind: str) -> None:
