@@ -131,3 +131,64 @@ def test_collections_and_saved_conversations_in_the_browser(page: Any, served: t
     page.click("#cw-delete-collection")
     _wait(lambda: page.locator("#cw-collection input").input_value() == "alpha", "back to the default collection")
     assert "Deleted collection gamma" in page.locator("#cw-collection-status").inner_text()
+
+
+def test_each_signed_in_user_sees_only_their_conversations(tmp_path: Path) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is missing: run `bash scripts/install-browser.sh` (make test does)")
+    from playwright.sync_api import sync_playwright
+
+    from citewise import Assistant, Settings
+    from citewise.ui.app import build_app
+    from citewise.ui.history import conversations
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "zorblat.txt").write_text(ZORB, encoding="utf-8")
+    assistant = Assistant.from_settings(Settings(), data_dir=tmp_path / "data")
+    assert assistant.ingest([tmp_path / "a"]).ok
+    app = build_app(assistant)
+    app.queue(default_concurrency_limit=1)
+    port = free_port()
+    app.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        auth=[("ann", "ann-pw"), ("bob", "bob-pw")],
+        prevent_thread_lock=True,
+        quiet=True,
+        ssr_mode=False,
+    )
+    store = conversations(assistant)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+
+            def login(user: str) -> Any:
+                pg = browser.new_context(viewport={"width": 1400, "height": 1100}).new_page()
+                pg.goto(f"http://127.0.0.1:{port}/")
+                pg.get_by_label("username").fill(user)
+                pg.get_by_label("password").fill(f"{user}-pw")
+                pg.get_by_role("button", name="Login").click()
+                pg.wait_for_selector("#cw-question textarea", timeout=WAIT_MS)
+                return pg
+
+            ann = login("ann")
+            assert "March" in _ask(ann, Q_ZORB, 0)
+            _wait(lambda: [c.title for c in store.recent("ann")] == [Q_ZORB], "ann's conversation is saved as hers")
+            assert store.recent("") == [] and store.recent("bob") == []
+
+            bob = login("bob")
+            bob_question = "Who won the 2022 FIFA World Cup?"
+            _ask(bob, bob_question, 0)
+            _wait(lambda: [c.title for c in store.recent("bob")] == [bob_question], "bob's conversation is saved")
+            bob.get_by_text("Saved conversations").click()
+            bob.click("#cw-conversations input")
+            bob.get_by_role("option", name=re.compile(re.escape(bob_question))).wait_for(timeout=30_000)
+            assert bob.get_by_role("option").count() == 1  # ann's conversation is not offered to bob
+            ann.reload()
+            ann.wait_for_selector("#cw-question textarea")
+            ann.get_by_text("Saved conversations").click()
+            ann.click("#cw-conversations input")
+            ann.get_by_role("option", name=re.compile(re.escape(Q_ZORB))).wait_for(timeout=30_000)
+            browser.close()
+    finally:
+        app.close()
