@@ -187,6 +187,7 @@ def test_root_lists_the_endpoints_and_the_start_line_names_every_path(empty_serv
     index = http.get("/", follow_redirects=False)
     assert index.status_code == 200
     assert {"/v1", "/docs", "/mcp", "/healthz"} <= set(index.json()["endpoints"])
+    assert http.head("/").status_code == 200
     log = empty_server.log_path.read_text()
     start = next(line for line in log.splitlines() if line.startswith("citewise serving"))
     assert all(path in start for path in ("/v1", "/docs", "/mcp", "/healthz"))

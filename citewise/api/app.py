@@ -129,6 +129,8 @@ def _index_route(app: FastAPI, mounted: list[str]) -> None:
             return RedirectResponse("/ui/")
         return {"service": "citewise", "endpoints": {path: _ENDPOINTS[path] for path in mounted}}
 
+    app.head("/", include_in_schema=False)(index)
+
 
 _ENDPOINTS = {
     "/v1": "OpenAI-compatible API: /v1/chat/completions, /v1/search, /v1/documents, /v1/models",
