@@ -59,7 +59,7 @@ def _line_progress(
         parts = [f"{desc}: {done}/{total} {unit}s{share}"]
         if chunks is not None:
             with contextlib.suppress(Exception):  # a progress line is never worth failing the work for
-                parts.append(f"{chunks()} chunks")
+                parts.append(f"{chunks()} chunks written")
         parts.append(f"{rate:.1f} {unit}s/s")
         print(", ".join(parts), file=sys.stderr, flush=True)
 

@@ -371,7 +371,7 @@ def test_piped_ingest_prints_progress_lines(tmp_path):
     assert out.returncode == 0, out.stderr
     lines = [line for line in out.stderr.splitlines() if line.startswith("indexing: ")]
     assert lines[0].startswith("indexing: 1/2 files (50%), ") and lines[-1].startswith("indexing: 2/2 files (100%), ")
-    assert " chunks, " in lines[-1] and lines[-1].endswith(" files/s")
+    assert " chunks written, " in lines[-1] and lines[-1].endswith(" files/s")
 
 
 def test_ctrl_c_during_ingest_says_what_was_committed_and_how_to_resume(tmp_path):
