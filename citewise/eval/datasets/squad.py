@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from citewise.eval.datasets import DatasetError, EvalCase, EvalDataset, Expect, SourceSpec
+from citewise.eval.datasets.cases import DatasetError, EvalCase, EvalDataset, Expect, SourceSpec
 
 HAS_ANSWER = "has-answer"
 NO_ANSWER = "no-answer"
