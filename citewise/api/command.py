@@ -48,6 +48,10 @@ def serve(
         logging.basicConfig(level=logging.WARNING)
         run_stdio(assistant)
         return
+    from citewise.warmup import warm_in_background
+
+    quiet_libraries(log_level)
+    warmed = warm_in_background(assistant)  # models and keyword index load while FastAPI/Gradio import
     from citewise.api.app import create_app
 
     if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
@@ -61,10 +65,9 @@ def serve(
     refusal = ui_refusal(settings.api_key, login) if ui is not False else ""
     if refusal:
         click.echo(f"citewise: warning: {refusal}", err=True)
-    assistant.embedder.embed(["warm up"])  # load the model before the first request
     app = create_app(assistant, ui=ui, mcp=mcp, host=host, ui_auth=login)
     start_watch(assistant, watch_paths)  # --watch: keep a folder indexed in-process
-    quiet_libraries(log_level)
+    warmed()  # ready (the line below, /healthz) means the first question is as fast as the next
     click.echo(startup_line(host, port, app.state.mounted), err=True)
     if assistant.is_empty():
         from citewise.assistant import NO_DOCUMENTS

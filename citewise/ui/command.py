@@ -82,7 +82,6 @@ def serve(app: Any, host: str, port: int, auth: tuple[str, str] | None, max_uplo
 def ui(ctx: click.Context, host: str, port: int, auth: str | None, watch_paths: tuple[str, ...]) -> None:
     """Serve the chat in the browser (indexes corpus/ first when the index is empty)."""
     from citewise.cli import _assistant
-    from citewise.ui.app import build_app
 
     credentials = parse_auth(auth)
     if host not in ("127.0.0.1", "localhost", "::1") and credentials is None:
@@ -93,4 +92,11 @@ def ui(ctx: click.Context, host: str, port: int, auth: str | None, watch_paths: 
     report = None if watch_paths else assistant.ensure_corpus()
     if report is not None:
         click.echo(f"indexed the sample corpus: {report.summary()}", err=True)
-    serve(build_app(assistant), host, port, credentials, assistant.settings.max_upload_mb)
+    from citewise.warmup import warm_in_background
+
+    warmed = warm_in_background(assistant)  # models and keyword index load while Gradio imports
+    from citewise.ui.app import build_app
+
+    app = build_app(assistant)
+    warmed()  # the URL is printed when the first question will be fast
+    serve(app, host, port, credentials, assistant.settings.max_upload_mb)
