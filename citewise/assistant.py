@@ -58,8 +58,7 @@ class Assistant:
         from citewise.index.embed import SentenceEmbedder
         from citewise.index.ingest import ChunkConfig, Indexer
         from citewise.index.store import ChromaStore, StoreConfig
-        from citewise.rag.answer import ExtractiveMode
-        from citewise.rag.extractive import ExtractiveAnswerer, ExtractiveConfig
+        from citewise.rag.answer import extractive_mode
         from citewise.rag.retrieve import HybridRetriever, RetrievalConfig
 
         if settings is None:
@@ -75,12 +74,7 @@ class Assistant:
         )
         indexer = Indexer(store, embedder, ChunkConfig(settings.chunk_size, settings.chunk_overlap))
         retriever = HybridRetriever(store, embedder, RetrievalConfig(top_k=settings.top_k))
-        extractive = ExtractiveAnswerer(
-            embedder,
-            ExtractiveConfig(min_score=settings.min_score, max_sentences=settings.max_answer_sentences),
-            document_text=store.document_text,
-        )
-        modes: dict[str, Any] = {"extractive": ExtractiveMode(extractive)}
+        modes: dict[str, Any] = {"extractive": extractive_mode(settings, embedder, store.document_text)}
         return cls(settings, indexer, retriever, modes)
 
     # ---- documents ------------------------------------------------------------------

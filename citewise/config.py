@@ -15,6 +15,7 @@ from citewise.errors import CitewiseError
 
 Mode = Literal["extractive", "generative"]
 EmbedBackend = Literal["torch", "onnx", "onnx-int8"]
+AnswerModel = Literal["classic", "fitted"]
 
 ENV_PREFIX = "CITEWISE_"
 CONFIG_FILE_ENV = "CITEWISE_CONFIG"
@@ -69,11 +70,18 @@ class Settings:
     chunk_overlap: int = field(default=16, metadata={"help": "Overlap between chunks, in word pieces."})
     top_k: int = field(default=4, metadata={"help": "Passages retrieved per question."})
     mode: Mode = field(default="extractive", metadata={"help": "Answer mode: extractive or generative."})
-    min_score: float = field(
-        default=0.37,
+    answer_model: AnswerModel = field(
+        default="classic",
         metadata={
-            "help": "Refusal threshold (0-1): when the answerability model's probability for the best sentence "
-            "is below this, the answer is 'not covered'. The default is the threshold fitted with the model."
+            "help": "Extractive scorer: classic (hand-weighted, tuned on the seed suite) or fitted (the answerability "
+            "model fitted on SQuAD Normans and half the blockchain set; refuses more near-topic questions)."
+        },
+    )
+    min_score: float = field(
+        default=0.40,
+        metadata={
+            "help": "Refusal threshold of the classic scorer: best sentence score below this means 'not covered'. "
+            "The fitted model uses the probability threshold fitted with it."
         },
     )
     max_answer_sentences: int = field(default=3, metadata={"help": "Most sentences an extractive answer quotes."})

@@ -102,3 +102,90 @@ def test_search_returns_passages_from_both_rankings(corpus_assistant):
     assert passages
     assert any(p.keyword_rank is not None for p in passages)
     assert any(p.dense_rank is not None for p in passages)
+
+
+# ---- rules on documents written for these tests (outside every evaluation suite) -----------
+HARBOUR = """# The Harbour Ferry Union
+
+Written by Ada Okafor
+
+The Harbour Ferry Union was founded in 1987 by twelve ferry captains in Porto Velho.
+It represents 340 ferry workers on the northern coast.
+
+Last week, the union responded to the new fare rules by calling for a strike vote.
+"We will not let the fares double," said union chair Ida Berg.
+
+In 2019 the union signed a wage agreement with the port authority. The 2021 agreement raised wages by 4 percent.
+"""
+GARDEN = """# Lumen Botanical Garden
+
+Photo: the glasshouse at dawn
+
+The Lumen Botanical Garden opened in 1954 on the site of a former granite quarry.
+Its glasshouse holds 900 species of tropical plants from three continents.
+The garden runs a seed bank that stores the seeds of 2,000 regional plant species.
+Volunteers guide free tours of the glasshouse every Sunday morning.
+The garden is funded by the city council and by the fees of its 5,000 members.
+"""
+
+
+@pytest.fixture(scope="module")
+def own_assistant(tmp_path_factory):
+    from citewise import Assistant, Settings
+
+    folder = tmp_path_factory.mktemp("own-docs")
+    (folder / "harbour.md").write_text(HARBOUR, encoding="utf-8")
+    (folder / "garden.md").write_text(GARDEN, encoding="utf-8")
+    a = Assistant.from_settings(Settings(), data_dir=tmp_path_factory.mktemp("own-index"), answer_model="fitted")
+    assert a.ingest([folder]).ok
+    return a
+
+
+def test_who_questions_quote_the_sentence_naming_the_person(own_assistant):
+    answer = own_assistant.ask("Who is the chair of the Harbour Ferry Union?")
+    assert not answer.refused
+    assert "Ida Berg" in answer.text
+    assert 0.0 <= answer.confidence <= 1.0
+    assert_verbatim(own_assistant, answer)
+
+
+@pytest.mark.parametrize(
+    "question", ["Who wrote about the Harbour Ferry Union?", "What is in the photo of the glasshouse?"]
+)
+def test_bylines_captions_and_headings_are_never_quoted(own_assistant, question):
+    answer = own_assistant.ask(question)
+    for c in answer.citations + answer.closest:
+        assert not c.quote.startswith(("Written by", "Photo:", "#")), c.quote
+
+
+def test_a_sentence_about_another_year_is_not_the_answer(own_assistant):
+    answer = own_assistant.ask("By how much did the 2023 agreement raise wages?")
+    assert answer.refused or all("2021" not in c.quote for c in answer.citations)
+
+
+def test_summarize_quotes_several_sentences_of_the_document(own_assistant):
+    answer = own_assistant.ask("Summarize the document about the Lumen Botanical Garden")
+    assert not answer.refused
+    assert len(answer.citations) >= 3
+    assert {c.doc_id for c in answer.citations} == {"garden.md"}
+    assert len({c.quote for c in answer.citations}) == len(answer.citations)
+    assert [c.start for c in answer.citations] == sorted(c.start for c in answer.citations)  # document order
+    assert_verbatim(own_assistant, answer)
+
+
+def test_compare_cites_each_side(own_assistant):
+    answer = own_assistant.ask("Compare the Harbour Ferry Union and the Lumen Botanical Garden")
+    assert not answer.refused
+    assert {c.doc_id for c in answer.citations} == {"harbour.md", "garden.md"}
+    assert_verbatim(own_assistant, answer)
+
+
+def test_a_refusal_lists_the_closest_passages_apart_from_citations(corpus_assistant):
+    answer = corpus_assistant.ask("Who won the 2022 FIFA World Cup?")
+    assert answer.refused and answer.citations == []
+    assert answer.closest and len(answer.closest) <= 3
+    data = answer.to_dict()
+    assert data["refused"] is True and data["citations"] == [] and len(data["closest"]) == len(answer.closest)
+    for c in answer.closest:
+        assert _doc_text(corpus_assistant, c.doc_id)[c.start : c.end] == c.quote
+    assert "closest passages" in answer.text
