@@ -1,7 +1,8 @@
 """The obvious alternative: plain LlamaIndex over the same model and Chroma.
 
-``VectorStoreIndex.from_documents`` (over the same extracted text) with ``HuggingFaceEmbedding`` (the bundled
-all-MiniLM-L6-v2 folder, sentence-transformers on torch, its default batch of 10) into a
+``VectorStoreIndex.from_documents`` (over the same extracted text, PDFs read with pypdf) with
+``HuggingFaceEmbedding`` (the bundled all-MiniLM-L6-v2 folder, sentence-transformers on torch,
+its default batch of 10) into a
 ``ChromaVectorStore`` on disk, then ``as_retriever``. ``chunk_size=None`` keeps
 LlamaIndex's defaults (1024-token chunks, 20 overlap, tiktoken counting).
 """
@@ -65,15 +66,20 @@ class Baseline:
 
 
 def _documents(paths: list[Path]) -> list[Any]:
-    """The same text citewise indexes, as LlamaIndex Documents (file name as the only metadata).
+    """The text citewise indexes, as LlamaIndex Documents (file name as the only metadata).
 
     SimpleDirectoryReader is not used: without llama-index-readers-file it reads a PDF's
     raw bytes, and its many metadata fields shrink 128-token chunks to a few dozen tokens;
-    either would make the comparison about something other than the pipeline.
+    either would make the comparison about something other than the pipeline. PDFs are
+    read with pypdf, page by page, as LlamaIndex's own ``PDFReader`` does (citewise reads
+    them with PDFium: that is one of the levers measured); the words are the same.
     """
     from llama_index.core import Document
 
-    from citewise.index.loaders import find_files, load_document
+    from citewise.index.loaders import _pypdf_pages, find_files, load_document
 
-    files, _ = find_files(paths)
-    return [Document(text=load_document(p).text, metadata={"file_name": p.name}) for p, _root in files]
+    docs = []
+    for p, _root in find_files(paths)[0]:
+        text = "".join(t + "\n\n" for t in _pypdf_pages(p)[0]) if p.suffix.lower() == ".pdf" else load_document(p).text
+        docs.append(Document(text=text, metadata={"file_name": p.name}))
+    return docs

@@ -197,3 +197,27 @@ def peak_rss(data_dir: Path, with_llm: bool, env: dict[str, str] | None = None) 
     if proc.returncode != 0:
         return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1][:200]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def pdf_extraction(pdf: Path, runs: int) -> dict[str, Any]:
+    """Seconds to extract ``pdf``'s text with PDFium (ours) and with pypdf (LlamaIndex's reader), alternating."""
+    from citewise.index import loaders
+
+    readers = {"pypdfium2": loaders._pdfium_pages, "pypdf": loaders._pypdf_pages}
+    times: dict[str, list[float]] = {name: [] for name in readers}
+    pages = 0
+    for r in range(runs + 1):  # the first round (imports, disk cache) is not counted
+        for name in readers if r % 2 == 0 else list(reversed(readers)):
+            t0 = time.perf_counter()
+            read = readers[name](pdf)
+            if r:
+                times[name].append(time.perf_counter() - t0)
+            pages = len(read[0]) if read else pages
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    return {
+        "file": pdf.name,
+        "pages": pages,
+        **{f"{name}_s": round(m, 3) for name, m in medians.items()},
+        "speedup": round(medians["pypdf"] / medians["pypdfium2"], 1),
+        "runs": runs,
+    }

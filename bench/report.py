@@ -22,6 +22,7 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]]:
     big = _get(r, "scaling", "100k", "retrieval", "p50_ms")
     cold = _get(r, "sample", "cold_start", "median_s")
     rss = _get(r, "sample", "peak_rss_with_llm", "peak_rss_mb")
+    serve, ui = _get(r, "startup", "serve", "healthz_s"), _get(r, "startup", "ui", "url_s")
     rows = [
         ("ingest MB/s >= 2x baseline (same chunk size)", f"{ratio}x", ratio, None if ratio is None else ratio >= 2),
         (
@@ -34,6 +35,8 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]]:
         ("retrieval p50 <= 30 ms at 100k chunks", f"{big} ms", big, _le(big, 30)),
         ("cold start `citewise ask` <= 4 s", f"{cold} s", cold, _le(cold, 4)),
         ("peak RSS <= 1.5 GB with the LLM loaded", f"{rss} MB", rss, _le(rss, 1536)),
+        ("`serve` ready (/healthz) <= 5 s, models warmed (sample corpus)", f"{serve} s", serve, _le(serve, 5)),
+        ("`ui` URL printed <= 8 s, models warmed (sample corpus)", f"{ui} s", ui, _le(ui, 8)),
     ]
     return rows
 
@@ -141,7 +144,52 @@ def write_markdown(r: dict[str, Any], path: Path) -> None:
             f"{_lat(x['retrieval'])} | {_lat(x['extractive_answer'])} | {x['index_mb']} | "
             f"{x.get('keyword_index_mb', 'n/a')} |"
         )
+    lines += _scale_out_lines(r)
     notes = r.get("notes") or []
     if notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _scale_out_lines(r: dict[str, Any]) -> list[str]:
+    """PDF extraction, shards and start-up (issue 14)."""
+    lines: list[str] = []
+    pdf = r.get("pdf_extraction")
+    if isinstance(pdf, dict) and "pypdf_s" in pdf:
+        lines += [
+            "",
+            f"## PDF text extraction ({pdf['file']}, {pdf['pages']} pages, median of {pdf['runs']} alternating runs)",
+            "",
+            f"PDFium (pypdfium2, ours): {pdf['pypdfium2_s']} s; pypdf (LlamaIndex's PDFReader, used by the "
+            f"baseline above): {pdf['pypdf_s']} s; {pdf['speedup']}x.",
+        ]
+    sh = r.get("shards")
+    if isinstance(sh, dict):
+        lines += ["", "## Scaling out: `citewise ingest --shard i/N` into one `chroma run`", ""]
+        if "speedup" in sh:
+            lines.append(
+                f"{sh['files']} files, {sh['chunks']} chunks (the same count when sharded: {sh['same_chunks_sharded']}). "
+                f"One process: {sh['single_s']} s; {sh['shards']} shard processes at once: {sh['sharded_s']} s; "
+                f"speed-up {sh['speedup']}x on {sh['cores']} cores (medians; runs {sh['runs_single_s']} and "
+                f"{sh['runs_sharded_s']}; each process loads the model, as on a cluster)."
+            )
+        else:
+            lines.append(f"Not measured: {sh.get('error')}")
+    st = r.get("startup")
+    if isinstance(st, dict):
+        lines += [
+            "",
+            "## Start-up (new process, sample index; one run each)",
+            "",
+            "| command | ready s | first answer s | second answer s |",
+            "|---|---|---|---|",
+        ]
+        for name, label in (("serve_api_only", "`serve --no-ui --no-mcp` (/healthz)"), ("serve", "`serve` (/healthz)")):
+            x = st.get(name) or {}
+            lines.append(
+                f"| {label} | {x.get('healthz_s', x.get('error', 'n/a'))} | {x.get('first_answer_s', '')} "
+                f"| {x.get('second_answer_s', '')} |"
+            )
+        u = st.get("ui") or {}
+        lines.append(f"| `ui` (URL printed) | {u.get('url_s', u.get('error', 'n/a'))} | | |")
+    return lines

@@ -38,5 +38,14 @@ def test_bench_smoke_writes_every_figure(tmp_path):
     assert {p["vectors"] for p in results["scaling"].values()} >= {"embedded"}
     for point in results["scaling"].values():
         assert point["chunks"] > 0 and point["retrieval"]["p50_ms"] > 0 and point["index_mb"] > 0
+    pdf = results["pdf_extraction"]
+    assert pdf["pages"] > 0 and pdf["pypdfium2_s"] > 0 and pdf["pypdf_s"] > 0
+    shards = results["shards"]
+    assert shards["same_chunks_sharded"] and shards["chunks"] > 0 and shards["speedup"] > 0, shards
+    startup = results["startup"]
+    for name in ("serve_api_only", "serve"):
+        assert startup[name]["healthz_s"] > 0 and startup[name]["first_answer_s"] > 0, startup
+    assert startup["ui"]["url_s"] > 0, startup
     table = (out / "RESULTS.md").read_text()
     assert "| target | measured | met |" in table and "cores" in table
+    assert "## Scaling out" in table and "## Start-up" in table and "## PDF text extraction" in table
