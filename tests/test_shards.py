@@ -147,3 +147,16 @@ def test_two_shard_processes_index_every_document_once_into_one_chroma_server(ch
     assert after[one]["doc_hash"] != docs[one]["doc_hash"]
     for doc_id in mine[2]:  # shard 2's documents, the changed one too, are exactly as shard 2 left them
         assert after[doc_id] == docs[doc_id]
+
+
+def test_files_that_would_share_an_id_fall_in_one_shard(make_assistant, tmp_path):
+    """`ingest a b --shard` with a/notes.txt and b/notes.txt: one shard takes both and gives them distinct ids."""
+    for folder, year in (("a", 1901), ("b", 1902)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "notes.txt").write_text(f"The Zorbury canal was dug in {year}.\n")
+    mine = shard_of("notes.txt", 2)
+    assistant = make_assistant()
+    other = assistant.ingest([tmp_path / "a", tmp_path / "b"], shard=(3 - mine, 2))
+    assert other.ok and other.added == []
+    report = assistant.ingest([tmp_path / "a", tmp_path / "b"], shard=(mine, 2))
+    assert report.ok and sorted(report.added) == ["b/notes.txt", "notes.txt"]
