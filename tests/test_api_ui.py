@@ -22,7 +22,10 @@ def test_ui_is_served_at_slash_ui_next_to_the_api(tmp_path):
 
     data_dir = tmp_path / "data"
     ingest_corpus(data_dir)
-    server = CitewiseServer(data_dir, env={"CITEWISE_API_KEY": "k"}, args=["--ui"])
+    # with an API key, the UI is served only behind its own login (tests/test_access.py)
+    server = CitewiseServer(
+        data_dir, env={"CITEWISE_API_KEY": "k", "CITEWISE_UI_AUTH": "reader:ui-pass"}, args=["--ui"]
+    )
     try:
         assert httpx.get(f"{server.url}/ui/", timeout=60).status_code == 200
         root = httpx.get(f"{server.url}/", timeout=60)
@@ -31,6 +34,8 @@ def test_ui_is_served_at_slash_ui_next_to_the_api(tmp_path):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page()
+            login = page.request.post(f"{server.url}/ui/login", form={"username": "reader", "password": "ui-pass"})
+            assert login.ok, login.status  # the session cookie now belongs to the page's context
             outside: list[str] = []
             page.on(
                 "request", lambda r: outside.append(r.url) if re.match(r"https?://(?!127\.0\.0\.1)", r.url) else None
