@@ -161,6 +161,9 @@ def analyse(question: str, entities: Iterable[Entity] | None = None) -> Question
     for n in names:
         if n and n not in seen:
             seen[n] = None
+    # a word of a longer name is not a second name ("fantasy" in "final fantasy"): count each name once
+    longer = [n for n in seen if " " in n]
+    seen = {n: None for n in seen if not any(n != m and f" {n} " in f" {m} " for m in longer)}
     return QuestionInfo(
         text=question,
         wants=expected_labels(question),
