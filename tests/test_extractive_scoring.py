@@ -1,10 +1,10 @@
-"""The extractive scorer's answer-type rules, on sentences outside the seed suite."""
+"""The classic extractive scorer's answer-type rules, on sentences outside the seed suite."""
 
 from __future__ import annotations
 
 import pytest
 
-from citewise.rag.extractive import answer_type_bonus
+from citewise.rag.classic import answer_type_bonus
 
 
 @pytest.mark.parametrize(
