@@ -189,3 +189,15 @@ def test_a_refusal_lists_the_closest_passages_apart_from_citations(corpus_assist
     for c in answer.closest:
         assert _doc_text(corpus_assistant, c.doc_id)[c.start : c.end] == c.quote
     assert "closest passages" in answer.text
+
+
+def test_a_sentence_is_paired_with_the_neighbour_that_holds_the_answer_type(own_assistant):
+    answerer = own_assistant.mode("extractive").answerer  # the fitted scorer
+    question = "Who responded to the new fare rules by calling for a strike vote?"
+    passages = own_assistant.search(question, top_k=4)
+    ranked = answerer.score(question, question, answerer.candidates(passages))
+    pairs = [s for s in ranked if s.features["pair"]]
+    assert any("strike vote" in s.text and "Ida Berg" in s.text for s in pairs)
+    text = _doc_text(own_assistant, "harbour.md")
+    for s in pairs:
+        assert text[s.start : s.end] == s.text
