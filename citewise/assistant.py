@@ -74,7 +74,14 @@ class Assistant:
         )
         indexer = Indexer(store, embedder, ChunkConfig(settings.chunk_size, settings.chunk_overlap))
         retriever = HybridRetriever(store, embedder, RetrievalConfig(top_k=settings.top_k))
-        modes: dict[str, Any] = {"extractive": extractive_mode(settings, embedder, store.document_text)}
+        extractive = extractive_mode(
+            embedder,
+            store.document_text,
+            answer_model=settings.answer_model,
+            min_score=settings.min_score,
+            max_sentences=settings.max_answer_sentences,
+        )
+        modes: dict[str, Any] = {"extractive": extractive}
         return cls(settings, indexer, retriever, modes)
 
     # ---- documents ------------------------------------------------------------------

@@ -15,7 +15,6 @@ from citewise.rag.retrieve import Passage
 from citewise.rag.summary import compare, intent_of, summarize
 
 if TYPE_CHECKING:
-    from citewise.config import Settings
     from citewise.index.embed import SentenceEmbedder
 
 # What Assistant.stream yields: text deltas, then the finished Answer.
@@ -109,17 +108,23 @@ class ExtractiveMode:
         yield answer
 
 
-def extractive_mode(settings: Settings, embedder: SentenceEmbedder, document_text: DocumentText) -> ExtractiveMode:
-    """The extractive mode wired from settings: the classic or the fitted scorer (``answer_model``)."""
-    fitted = ExtractiveAnswerer(
-        embedder, ExtractiveConfig(max_sentences=settings.max_answer_sentences), document_text=document_text
-    )
-    if getattr(settings, "answer_model", "classic") == "fitted":
+def extractive_mode(
+    embedder: SentenceEmbedder,
+    document_text: DocumentText,
+    *,
+    answer_model: str = "classic",
+    min_score: float = 0.40,
+    max_sentences: int = 3,
+) -> ExtractiveMode:
+    """The extractive mode with the classic or the fitted scorer (``answer_model``).
+
+    ``min_score`` is the classic scorer's refusal threshold; the fitted model has its own.
+    """
+    fitted = ExtractiveAnswerer(embedder, ExtractiveConfig(max_sentences=max_sentences), document_text=document_text)
+    if answer_model == "fitted":
         return ExtractiveMode(fitted)
     classic = ClassicAnswerer(
-        embedder,
-        ClassicConfig(min_score=settings.min_score, max_sentences=settings.max_answer_sentences),
-        document_text=document_text,
+        embedder, ClassicConfig(min_score=min_score, max_sentences=max_sentences), document_text=document_text
     )
     return ExtractiveMode(classic, helper=fitted)
 
