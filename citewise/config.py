@@ -71,10 +71,11 @@ class Settings:
     top_k: int = field(default=4, metadata={"help": "Passages retrieved per question."})
     mode: Mode = field(default="extractive", metadata={"help": "Answer mode: extractive or generative."})
     answer_model: AnswerModel = field(
-        default="classic",
+        default="fitted",
         metadata={
-            "help": "Extractive scorer: classic (hand-weighted, tuned on the seed suite) or fitted (the answerability "
-            "model fitted on SQuAD Normans and half the blockchain set; refuses more near-topic questions)."
+            "help": "Extractive scorer: fitted (the answerability model fitted on SQuAD Normans and half the blockchain "
+            "set; refuses more near-topic questions, sets Answer.confidence) or classic (the former hand-weighted "
+            "scorer, tuned on the seed suite)."
         },
     )
     min_score: float = field(

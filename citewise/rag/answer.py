@@ -112,7 +112,7 @@ def extractive_mode(
     embedder: SentenceEmbedder,
     document_text: DocumentText,
     *,
-    answer_model: str = "classic",
+    answer_model: str = "fitted",
     min_score: float = 0.40,
     max_sentences: int = 3,
 ) -> ExtractiveMode:

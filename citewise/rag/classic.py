@@ -1,9 +1,9 @@
 """The classic extractive scorer: a hand-weighted sum of similarity, shared words and regex answer types.
 
-Kept as the default (``answer_model = "classic"``) while the fitted answerability model
-(:mod:`citewise.rag.extractive`, ``answer_model = "fitted"``) trades seed-suite accuracy for
-refusals on near-topic questions; see docs/answers.md for both sets of figures. Its weights
-and ``min_score`` were chosen on the seed suite.
+Kept as an option (``answer_model = "classic"``) beside the default fitted answerability model
+(:mod:`citewise.rag.extractive`, ``answer_model = "fitted"``), which does better on the test
+splits and refuses more near-topic questions, at a cost on the seed suite; see docs/answers.md
+for both sets of figures. Its weights and ``min_score`` were chosen on the seed suite.
 """
 
 from __future__ import annotations
