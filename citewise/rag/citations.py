@@ -42,6 +42,11 @@ class Citation:
             "score": round(self.score, 4),
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Citation:
+        """A citation from its JSON form (fields it does not know are ignored)."""
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
 
 @dataclass
 class SentenceCheck:
@@ -110,7 +115,7 @@ class Answer:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Answer:
         """Rebuild an answer from :meth:`to_dict` output (for clients of the JSON form)."""
-        cites = [Citation(**{k: c[k] for k in Citation.__dataclass_fields__ if k in c}) for c in data["citations"]]
+        cites = [Citation.from_dict(c) for c in data["citations"]]
         sentences = [SentenceCheck(**s) for s in data["sentences"]] if "sentences" in data else None
         return cls(
             text=data["answer"],
@@ -121,7 +126,7 @@ class Answer:
             sentences=sentences,
             note=data.get("note", ""),
             confidence=data.get("confidence"),
-            closest=[Citation(**{k: c[k] for k in Citation.__dataclass_fields__ if k in c}) for c in data.get("closest", [])],
+            closest=[Citation.from_dict(c) for c in data.get("closest", [])],
         )
 
 
