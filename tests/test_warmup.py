@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import CORPUS, CitewiseServer, free_port, ingest_corpus, stop_process
 
-from citewise.rag import injection
+from citewise.rag import injection, spacy_pipelines
 from citewise.warmup import PIPELINES, warm, warm_in_background
 
 
@@ -27,25 +27,21 @@ def test_warm_loads_the_model_the_keyword_index_and_spacy(make_assistant, monkey
     assert make_assistant().ingest([CORPUS]).ok
     fresh = make_assistant()  # a new Assistant on that index: nothing loaded yet
     assert fresh.retriever.keywords.size == 0
-    import importlib
-
-    for name in PIPELINES:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        monkeypatch.setattr(module, "_nlp", None)  # as in a new process
+    monkeypatch.setattr(spacy_pipelines, "_loaded", {})  # no spaCy pipeline loaded, as in a new process
 
     timings = warm(fresh)
 
     assert list(timings) == ["embedding model", "keyword index", "spaCy", "first answer"]
     assert fresh.embedder._model is not None
     assert fresh.retriever.keywords.size > 0
-    assert injection._nlp is not None
+    # every pipeline the answerers use is loaded: each module's pipeline() is now a cache hit
+    loaded = dict(spacy_pipelines._loaded)
+    assert len(loaded) >= 2  # entities (NER) and injection (parser)
     for name in PIPELINES:
         module = sys.modules.get(name)
         if module is not None:
-            assert module._nlp is not None, name
+            assert module.pipeline() in loaded.values(), name
+    assert injection.pipeline() in loaded.values()
 
 
 def test_warm_skips_what_a_user_error_stops(make_assistant):
