@@ -88,7 +88,9 @@ class Settings:
     max_answer_sentences: int = field(default=3, metadata={"help": "Most sentences an extractive answer quotes."})
     corpus_dir: Path = field(
         default_factory=lambda: Path(__file__).resolve().parent.parent / "corpus",
-        metadata={"help": "Sample corpus indexed by `ask` when the index is empty."},
+        metadata={
+            "help": "Sample corpus that `citewise ui` (and `make chat`) index when the index is empty; ask, chat and serve never add it."
+        },
     )
     llm_gguf: str = field(
         default="", metadata={"help": "GGUF model file for the generative mode; empty uses the bundled SmolLM2."}
