@@ -19,18 +19,10 @@ from citewise.index.chunking import sentence_spans
 from citewise.index.embed import SentenceEmbedder
 from citewise.index.store import ChunkRecord
 from citewise.rag.citations import Citation
+from citewise.rag.features import STOPWORDS, content_terms, stem  # the same words both scorers compare
 from citewise.rag.injection import is_instruction
 from citewise.rag.retrieve import Passage
 
-_STOPWORD_TEXT = (
-    "a an the and or but if of to in on at by for with from as is are was were be been being do does did "
-    "what when where which who whom whose why how that this these those it its they them their there then "
-    "than he she his her him we our you your i me my not no yes so such can could would should will shall "
-    "may might must about into over under after before also just only any all some more most other own "
-    "same very too has have had having up down out off again further once here both each few nor s t don "
-    "now says said say tell"
-)
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _DATE = re.compile(
@@ -42,20 +34,6 @@ _MONEY = re.compile(r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(dollars?|yen|euros?|usd|jpy
 _EXPANSION = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+\s+\(([A-Z]{2,})\)")
 _PLACE = re.compile(r"\b(in|on|at|from|by)\s+(the\s+)?[A-Z][\w.-]*")  # "on Tech Times", "in Tokyo"
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-zA-Z.]+)+\b")
-
-
-def stem(word: str) -> str:
-    """A light suffix-stripping stemmer: enough to match launch/launched/launches."""
-    w = word.lower().replace("’", "'").removesuffix("'s")
-    for suffix in ("ations", "ation", "ings", "ing", "edly", "ed", "es", "s", "ly"):
-        if len(w) > len(suffix) + 3 and w.endswith(suffix):
-            return w[: -len(suffix)].removesuffix("e")
-    return w.removesuffix("e") if len(w) > 4 else w
-
-
-def content_terms(text: str) -> set[str]:
-    """Stemmed words of ``text`` that carry meaning (no stop words)."""
-    return {stem(w) for w in _WORD.findall(text) if w.lower() not in STOPWORDS}
 
 
 def _is_count(sentence: str) -> bool:
