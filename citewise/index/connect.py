@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from citewise.index.store import StoreConfig, StoreError
+from citewise.index.types import StoreConfig, StoreError
 
 
 def open_client(config: StoreConfig) -> Any:

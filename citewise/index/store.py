@@ -23,20 +23,15 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from citewise.errors import CitewiseError
+from citewise.index.connect import open_client, reason
+from citewise.index.types import StoreConfig, StoreError
+
+__all__ = ["ChromaStore", "ChunkRecord", "DocRecord", "StoreConfig", "StoreError", "chunk_id"]
 
 REVISION_ID = "__revision__"
 _DUMMY = [1.0]  # the registry needs no vector search; Chroma still wants an embedding
-
-
-class StoreError(CitewiseError, RuntimeError):
-    """The store cannot be opened or reached; the message says what to do."""
-
-    status = 503
-    code = "store_unavailable"
 
 
 @dataclass(frozen=True)
@@ -80,15 +75,6 @@ class DocRecord:
     path: str = ""  # the absolute path of the file it was read from ("" in indexes made before 0.2)
 
 
-@dataclass(frozen=True)
-class StoreConfig:
-    """Where the store lives."""
-
-    data_dir: Path
-    chroma_url: str = ""
-    collection: str = "citewise"
-
-
 class ChromaStore:
     """Chunks and the document registry in Chroma (embedded on disk, or a server)."""
 
@@ -102,8 +88,6 @@ class ChromaStore:
         self._lock = threading.RLock()
 
     def _open(self) -> None:
-        from citewise.index.connect import open_client, reason
-
         with self._lock:
             if self._client is not None:
                 return
@@ -144,8 +128,6 @@ class ChromaStore:
             if self.config.chroma_url:
                 with self._lock:  # a server that went away: drop the client so the next call reconnects
                     self._client = self._chunks = self._docs = self._writers = None
-            from citewise.index.connect import reason
-
             raise StoreError(f"Chroma failed to {what} ({where}): {reason(exc)}") from None
 
     def _damaged(self, what: str) -> StoreError:
@@ -422,8 +404,6 @@ class ChromaStore:
 
     def reset(self) -> None:
         """Delete both collections (used by ``citewise reindex``)."""
-        from citewise.index.connect import open_client
-
         client = open_client(self.config)
         for name in ("chunks", "docs", "writers"):
             with contextlib.suppress(Exception):  # absent already
