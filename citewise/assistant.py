@@ -163,6 +163,21 @@ class Assistant:
             return None
         return self.ingest([self.settings.corpus_dir], progress=progress)
 
+    def rebuild(self, paths: Iterable[str | Path] = (), progress: Progress | None = None) -> IngestReport:
+        """Delete the index and ingest ``paths`` (default: the sources it held, else the corpus).
+
+        Re-indexing the sources it held keeps every document's id (uploads stay
+        ``uploads/<name>``); a damaged embedded folder is moved aside to ``chroma.damaged``.
+        """
+        from citewise.index.rebuild import clear
+
+        given = [Path(p) for p in paths]
+        with self._write_lock:
+            sources = clear(self.store)
+            if given or not sources:
+                return self.indexer.ingest(given or [self.settings.corpus_dir], progress=progress)
+            return self.indexer.ingest(list(sources), progress=progress, doc_ids=sources)
+
     # ---- questions ------------------------------------------------------------------
     def search(self, query: str, top_k: int | None = None) -> list[Passage]:
         """Retrieve passages only (no answer)."""

@@ -262,12 +262,10 @@ def remove(ctx: click.Context, doc_ids: tuple[str, ...]) -> None:
 @click.pass_context
 def reindex(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     """Delete the index and rebuild it from PATHS (default: the sources it held, else corpus/)."""
-    from citewise.index.rebuild import rebuild
-
-    settings = _settings(ctx)
+    assistant = _assistant(ctx)
     update, close = terminal_progress("indexing", "file")
     try:
-        report = rebuild(settings, [Path(p) for p in paths], progress=update)
+        report = assistant.rebuild(paths, progress=update)
     finally:
         close()
     for _path, reason in report.failed:

@@ -501,8 +501,6 @@ def test_an_index_made_before_ids_were_checked_keeps_its_ids(make_assistant, tmp
 
 
 def test_reindex_keeps_every_documents_id(make_assistant, tmp_path):
-    from citewise.index.rebuild import rebuild
-
     folder = tmp_path / "docs"
     (folder / "sub").mkdir(parents=True)
     (folder / "sub" / "y.txt").write_text("The Corran bridge has nine arches.\n")
@@ -511,6 +509,6 @@ def test_reindex_keeps_every_documents_id(make_assistant, tmp_path):
     a.upload("z.txt", b"The Dunmore clock strikes thirteen at noon.\n")
     before = {d.doc_id: d.doc_hash for d in a.documents()}
     assert set(before) == {"sub/y.txt", "uploads/z.txt"}
-    report = rebuild(a.settings, [])
+    report = a.rebuild()
     assert report.ok and sorted(report.added) == sorted(before)
     assert {d.doc_id: d.doc_hash for d in make_assistant().documents()} == before

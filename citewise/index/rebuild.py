@@ -1,23 +1,28 @@
-"""Rebuild an index from scratch: the way out of a damaged or foreign data folder."""
+"""Clear an index before it is rebuilt: the way out of a damaged or foreign data folder.
+
+This module only empties the store; the caller re-ingests (``Assistant.rebuild`` does
+both), so the index layer never needs the settings tree or the Assistant above it.
+"""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-from citewise.config import Settings
-from citewise.index.ingest import IngestReport, Progress
-from citewise.index.store import ChromaStore, StoreConfig, StoreError
+from citewise.index.store import ChromaStore, StoreError
 
 
-def rebuild(settings: Settings, paths: list[Path], progress: Progress | None = None) -> IngestReport:
-    """Delete the index and ingest ``paths`` (default: the sources it held, else the corpus).
+def clear(store: ChromaStore) -> dict[Path, str]:
+    """Delete everything ``store`` holds; returns the files it had indexed, each with its document id.
 
-    Re-indexing the sources it held keeps every document's id (uploads stay ``uploads/<name>``).
+    An embedded folder Chroma cannot open is moved aside to ``chroma.damaged`` rather than
+    deleted. Re-indexing the returned files with those ids keeps every document's id
+    (uploads stay ``uploads/<name>``).
+
+    Raises:
+        StoreError: the Chroma server (when one is configured) cannot be reached or reset.
     """
-    from citewise.assistant import Assistant
-
-    store = ChromaStore(StoreConfig(settings.data_dir, settings.chroma_url, settings.collection))
+    config = store.config
     sources: dict[Path, str] = {}  # file -> the id it had
     try:
         for d in store.documents().values():
@@ -26,15 +31,12 @@ def rebuild(settings: Settings, paths: list[Path], progress: Progress | None = N
                 sources.setdefault(path, d.doc_id)
         store.reset()
     except StoreError:
-        if settings.chroma_url:
+        if config.chroma_url:
             raise
         # an embedded folder Chroma cannot open: move it aside rather than delete it
-        folder = settings.data_dir / "chroma"
+        folder = config.data_dir / "chroma"
         if folder.exists():
             backup = folder.with_name("chroma.damaged")
             shutil.rmtree(backup, ignore_errors=True)
             folder.rename(backup)
-    assistant = Assistant.from_settings(settings)
-    if paths or not sources:
-        return assistant.ingest(paths or [settings.corpus_dir], progress=progress)
-    return assistant.ingest(list(sources), progress=progress, doc_ids=sources)
+    return sources
