@@ -81,7 +81,8 @@ def answer_metadata(answer: Answer) -> dict[str, Any]:
     Keys: ``refused``, ``mode``, ``confidence`` (None where the mode does not estimate it),
     ``note``, ``query`` (the standalone query used for retrieval), ``timings_ms``,
     ``sentences`` (generative mode: per-sentence support, else None) and ``closest`` (a
-    refusal's nearest passages, as citation dicts; empty otherwise).
+    refusal's nearest passages, as citation dicts; empty otherwise) and ``disagreement`` (when
+    documents state different values for the fact asked for: each value with its citation, else None).
     """
     return {
         "refused": answer.refused,
@@ -92,6 +93,7 @@ def answer_metadata(answer: Answer) -> dict[str, Any]:
         "timings_ms": dict(answer.timings),
         "sentences": None if answer.sentences is None else [s.to_dict() for s in answer.sentences],
         "closest": [citation_dict(c) for c in answer.closest] if answer.refused else [],
+        "disagreement": answer.disagreement.to_dict() if answer.disagreement else None,
     }
 
 

@@ -1,7 +1,7 @@
 """Request and response bodies of the HTTP API (they make the OpenAPI schema).
 
 The chat bodies follow OpenAI's chat-completions format; citewise adds ``citations``,
-``refused``, ``confidence`` and ``closest`` to the completion and to the last stream chunk.
+``refused``, ``confidence``, ``closest`` and ``disagreement`` to the completion and to the last stream chunk.
 """
 
 from __future__ import annotations
@@ -115,8 +115,23 @@ class Usage(BaseModel):
     total_tokens: int
 
 
+class ClaimedValueOut(BaseModel):
+    """What one document says the asked-for fact is."""
+
+    value: str = Field(description="the value as the document writes it, e.g. 'January 1, 1999'")
+    citation: int = Field(description="the [n] of the citation that states it")
+    doc_id: str
+
+
+class DisagreementOut(BaseModel):
+    """Documents that give different values for the fact the question asks for."""
+
+    about: Literal["date", "number", "name"]
+    claims: list[ClaimedValueOut] = Field(description="each document's value, the answer's lead first")
+
+
 class ChatCompletion(BaseModel):
-    """OpenAI chat completion, plus ``citations``, ``refused``, ``confidence`` and ``closest``."""
+    """OpenAI chat completion, plus ``citations``, ``refused``, ``confidence``, ``closest`` and ``disagreement``."""
 
     id: str
     object: Literal["chat.completion"] = "chat.completion"
@@ -135,6 +150,11 @@ class ChatCompletion(BaseModel):
     closest: list[CitationOut] = Field(
         default_factory=list,
         description="for a refusal, the passages nearest the question; they do not answer it and are not citations",
+    )
+    disagreement: DisagreementOut | None = Field(
+        default=None,
+        description="set when documents state different values for the fact asked for; the answer quotes and "
+        "cites each of them",
     )
     usage: Usage
     timings_ms: dict[str, float] = Field(default_factory=dict)

@@ -120,13 +120,15 @@ def citations_out(answer: Answer) -> list[dict[str, Any]]:
 
 
 def answer_fields(answer: Answer) -> dict[str, Any]:
-    """What citewise adds to a completion: citations, refused, confidence and (a refusal's) closest passages."""
+    """What citewise adds to a completion: citations, refused, confidence, (a refusal's) closest passages
+    and, when documents disagree on the fact asked for, the disagreement (each value with its citation)."""
     confidence = None if answer.confidence is None else round(float(answer.confidence), 4)
     return {
         "citations": citations_out(answer),
         "refused": answer.refused,
         "confidence": confidence,
         "closest": _citations_json(answer.closest) if answer.refused else [],
+        "disagreement": answer.disagreement.to_dict() if answer.disagreement else None,
     }
 
 
@@ -205,7 +207,7 @@ def sse_stream(first: Any, rest: Iterator[Any], model: str, prompt: str = "") ->
 
     Text deltas become content chunks; the final Answer adds the sources list and a
     last chunk with ``finish_reason: stop``, ``citations``, ``refused``, ``confidence``,
-    ``closest`` and ``usage``; then
+    ``closest``, ``disagreement`` and ``usage``; then
     ``data: [DONE]``. An error after the stream began becomes an error event (with the
     error's code, e.g. ``llm_unavailable``), then ``data: [DONE]``.
     """

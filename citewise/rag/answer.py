@@ -10,6 +10,7 @@ from citewise.prompts import render
 from citewise.rag.chat import Message
 from citewise.rag.citations import Answer, Citation
 from citewise.rag.classic import ClassicAnswerer, ClassicConfig
+from citewise.rag.conflicts import find_conflict
 from citewise.rag.extractive import DocumentText, ExtractiveAnswerer, ExtractiveConfig, lead
 from citewise.rag.retrieve import Passage
 from citewise.rag.summary import compare, intent_of, summarize
@@ -84,6 +85,7 @@ class ExtractiveMode:
         intent = intent_of(question) if self.helper is not None else None
         confidence: float | None = None
         ranked: list[Any] = []
+        conflict = None
         if intent is not None and self.helper is not None and intent.kind == "summary":
             chosen: list[Any] = summarize(self.helper, intent.topic, passages)
         elif intent is not None and self.helper is not None and intent.kind == "compare":
@@ -94,15 +96,17 @@ class ExtractiveMode:
             if isinstance(self.answerer, ExtractiveAnswerer):
                 head = lead(ranked)
                 confidence = head.score if head else 0.0
+            conflict = find_conflict(self.answerer, question, ranked, chosen)  # another document, another value
         if not chosen:
             answer = refusal(self.name, query, self.answerer.cite(_distinct(ranked)[:CLOSEST])[1])
             yield answer.text
         else:
             cite = self.helper.cite if intent is not None and intent.kind != "fact" and self.helper else None
-            parts, citations = (cite or self.answerer.cite)(chosen)
+            parts, citations = conflict.cite(self.answerer) if conflict else (cite or self.answerer.cite)(chosen)
             for i, part in enumerate(parts):
                 yield part if i == 0 else " " + part
             answer = Answer(text=" ".join(parts), citations=citations, refused=False, mode=self.name, query=query)
+            answer.disagreement = conflict.disagreement(citations) if conflict else None
         answer.confidence = confidence
         answer.timings["answer"] = (time.perf_counter() - started) * 1000
         yield answer

@@ -64,6 +64,41 @@ class SentenceCheck:
 
 
 @dataclass
+class ClaimedValue:
+    """What one document says the asked-for fact is, and the citation that says it."""
+
+    value: str
+    citation: int
+    doc_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {"value": self.value, "citation": self.citation, "doc_id": self.doc_id}
+
+
+@dataclass
+class Disagreement:
+    """Documents that give different values for the fact a question asks for.
+
+    Attributes:
+        about: the kind of value they differ on: ``date``, ``number`` or ``name``.
+        claims: each document's value with the citation stating it, the answer's lead first.
+    """
+
+    about: str
+    claims: list[ClaimedValue]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form used by the CLI, the HTTP API and MCP."""
+        return {"about": self.about, "claims": [c.to_dict() for c in self.claims]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Disagreement:
+        """A disagreement from its JSON form."""
+        return cls(about=data["about"], claims=[ClaimedValue(**c) for c in data["claims"]])
+
+
+@dataclass
 class Answer:
     """An answer with the citations that back it.
 
@@ -80,6 +115,8 @@ class Answer:
             probability); None where a mode does not estimate it.
         closest: for a refusal, the passages that came closest (not citations: they do
             not answer the question), so the reader sees what the documents do cover.
+        disagreement: set when documents give different values for the fact asked
+            for; the answer then quotes and cites each (see :mod:`citewise.rag.conflicts`).
     """
 
     text: str
@@ -92,6 +129,7 @@ class Answer:
     note: str = ""
     confidence: float | None = None
     closest: list[Citation] = field(default_factory=list)
+    disagreement: Disagreement | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object printed by ``citewise ask --json``."""
@@ -110,6 +148,8 @@ class Answer:
             out["confidence"] = round(self.confidence, 4)
         if self.refused:
             out["closest"] = [c.to_dict() for c in self.closest]
+        if self.disagreement is not None:
+            out["disagreement"] = self.disagreement.to_dict()
         return out
 
     @classmethod
@@ -127,6 +167,7 @@ class Answer:
             note=data.get("note", ""),
             confidence=data.get("confidence"),
             closest=[Citation.from_dict(c) for c in data.get("closest", [])],
+            disagreement=Disagreement.from_dict(data["disagreement"]) if data.get("disagreement") else None,
         )
 
 

@@ -27,6 +27,7 @@ from citewise.rag.answer import ExtractiveMode, StreamItem, refusal
 from citewise.rag.cancel import check_cancelled
 from citewise.rag.chat import Message, retrieval_query
 from citewise.rag.citations import Answer, Citation, SentenceCheck
+from citewise.rag.conflicts import add_to, find_conflict
 from citewise.rag.extractive import citation_for, content_terms
 from citewise.rag.llm import LLMConfig, LLMError, build_llm
 from citewise.rag.retrieve import Passage
@@ -214,7 +215,9 @@ class GenerativeMode:
         """Yield checked sentences as the LLM writes them, then the finished :class:`Answer`."""
         started = time.perf_counter()
         answerer = self.extractive.answerer
-        if not answerer.select(answerer.score(question, query, answerer.candidates(passages))):
+        ranked = answerer.score(question, query, answerer.candidates(passages))
+        chosen = answerer.select(ranked)
+        if not chosen:
             answer = refusal(self.name, query)  # nothing relevant: the LLM is not asked
             answer.sentences = []
             yield answer.text
@@ -237,6 +240,11 @@ class GenerativeMode:
                 query=query,
                 note=self._note(shown),
             )
+        conflict = find_conflict(answerer, question, ranked, chosen)
+        if conflict is not None and not answer.refused:  # both claims, whatever the LLM chose to say
+            added = add_to(answer, conflict, answerer)
+            if added:
+                yield " " + added
         answer.timings.update(timings)
         answer.timings["answer"] = (time.perf_counter() - started) * 1000
         yield answer

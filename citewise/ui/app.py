@@ -24,6 +24,7 @@ SOURCES_CSS = """
 mark.cw-quote { background: #ffe066; color: #111; padding: 0 2px; border-radius: 2px; }
 .cw-checks ul { margin: 4px 0 0 18px; }
 .cw-check-bad { color: #b45309; }
+.cw-disagreement { border-left: 3px solid #b45309; padding: 4px 8px; margin: 0 0 10px 0; }
 .cw-closest { border: 1px dashed var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin-top: 8px; }
 .cw-closest-heading { font-weight: 600; color: var(--body-text-color-subdued); }
 .cw-closest-entry { margin-top: 8px; }

@@ -157,7 +157,16 @@ def sources_html(answer: Answer | None, turn: int, show_scores: bool = False) ->
         empty = f'<div class="cw-sources cw-empty" data-turn="{turn}">No sources: the documents don\'t cover this question.</div>'
         return empty + _closest_html(answer.closest if answer.refused else [], turn)
     entries = "".join(_source_entry(c, turn, show_scores) for c in answer.citations)
-    return f'<div class="cw-sources" data-turn="{turn}">{entries}{_checks(answer)}</div>'
+    return f'<div class="cw-sources" data-turn="{turn}">{_disagreement(answer)}{entries}{_checks(answer)}</div>'
+
+
+def _disagreement(answer: Answer) -> str:
+    """Above the sources, when documents state different values: each value with its source's number."""
+    d = answer.disagreement
+    if d is None:
+        return ""
+    values = " · ".join(f'<span class="cw-n">[{c.citation}]</span> {esc(c.value)}' for c in d.claims)
+    return f'<div class="cw-disagreement">⚠ The documents disagree on this {esc(d.about)}: {values}</div>'
 
 
 def _closest_html(closest: Sequence[Citation], turn: int) -> str:
