@@ -231,7 +231,7 @@ def test_serve_help_and_import_stay_light():
     import sys
 
     code = (
-        "import sys, citewise.api, citewise.mcp_tools\n"
+        "import sys, citewise.api, citewise.api.mcp_tools\n"
         "heavy = [m for m in ('fastapi', 'mcp', 'torch', 'gradio', 'llama_cpp', 'uvicorn') if m in sys.modules]\n"
         "print(heavy)"
     )

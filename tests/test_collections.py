@@ -191,7 +191,7 @@ def test_api_collections(api) -> None:
 def test_mcp_tools_take_a_collection(make_assistant, tmp_path: Path) -> None:
     from mcp import Client
 
-    from citewise.mcp_tools import build_mcp_server
+    from citewise.api.mcp_tools import build_mcp_server
 
     alpha, _beta = _two_collections(make_assistant, tmp_path)
     server = build_mcp_server(alpha)

@@ -281,7 +281,7 @@ def test_mcp_argument_errors_are_one_line(empty_server):
 def test_mcp_bug_errors_name_the_reason():
     from mcp.server.mcpserver.exceptions import ToolError
 
-    from citewise.mcp_tools import tool_error
+    from citewise.api.mcp_tools import tool_error
 
     bug = tool_error(KeyError("doc_hash"))
     assert isinstance(bug, ToolError) and "KeyError" in str(bug) and "doc_hash" in str(bug)

@@ -39,7 +39,7 @@ LAYERS: dict[str, int] = {
     "citewise.assistant": 4,
     "citewise": 4,
     # entry points: they may import each other (the API mounts the UI, the UI runs eval);
-    # so is any module named command(s) or *_command(s), and citewise/mcp*.py is part of the API
+    # so is any module named command(s) or *_command(s)
     "citewise.cli": 5,
     "citewise.api": 5,
     "citewise.ui": 5,
@@ -50,14 +50,11 @@ LAYERS: dict[str, int] = {
 # never import gradio, fastapi or click).
 ENTRY_POINT_ONLY = ("gradio", "fastapi", "starlette", "uvicorn", "click", "mcp")
 
-# Today's knots (issue 16), allowed so that any NEW cycle or layer violation fails.
+# Known knots, allowed so that any NEW cycle or layer violation fails. Issue 16 untied the last
+# ones (connect <-> store, rebuild -> assistant, api <-> mcp_tools); keep it empty.
 # Each entry is one import edge (importer, imported). When a knot is untied, remove its
 # entries: an entry that no longer matches an edge is reported as a warning.
-KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    # mcp_tools.py imports api.errors/guard/openai_format, which runs api/__init__.py,
-    # which imports api.command, which imports mcp_tools (a cycle: MCP belongs under api/).
-    ("citewise.mcp_tools", "citewise.api"): "cycle: api <-> mcp_tools",
-}
+KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}
 
 
 def module_name(path: Path) -> str:
@@ -137,8 +134,6 @@ def layer_of(module: str) -> tuple[str, int]:
     last = module.rpartition(".")[2]
     if last in ("command", "commands") or last.endswith(("_command", "_commands")):
         return "entry point", LAYERS["citewise.cli"]
-    if module.startswith("citewise.mcp"):  # the MCP server is part of the API layer, wherever it lives
-        return "citewise.api", LAYERS["citewise.api"]
     best = max((part for part in LAYERS if module == part or module.startswith(part + ".")), key=len)
     return best, LAYERS[best]
 

@@ -123,7 +123,7 @@ def test_document_tools_resources_and_prompt_over_stdio(tmp_path):
 
 
 def test_adding_by_path_is_off_without_a_root(tmp_path):
-    from citewise.mcp_resources import DocumentToolError, path_under_root
+    from citewise.api.mcp_resources import DocumentToolError, path_under_root
 
     with pytest.raises(DocumentToolError, match="adding files by path is off"):
         path_under_root("", "manual.md")

@@ -85,7 +85,7 @@ def create_app(
 
     mcp_server = None
     if mcp:
-        from citewise.mcp_tools import build_mcp_server
+        from citewise.api.mcp_tools import build_mcp_server
 
         mcp_server = build_mcp_server(assistant)
     app = FastAPI(

@@ -43,7 +43,7 @@ def serve(
     assistant = Assistant.from_settings(settings)
     assistant.documents()  # an unreachable or damaged store fails here, in one line
     if mcp_stdio:
-        from citewise.mcp_tools import run_stdio
+        from citewise.api.mcp_tools import run_stdio
 
         logging.basicConfig(level=logging.WARNING)
         run_stdio(assistant)

@@ -136,7 +136,7 @@ def build_mcp_server(assistant: Any, workspaces: Any = None) -> Any:
         """The document collections: name, document and chunk counts, and which one is the default."""
         return {"collections": [c.as_dict() for c in spaces.collections()]}
 
-    from citewise.mcp_resources import register  # add/remove documents, documents as resources, a prompt
+    from citewise.api.mcp_resources import register  # add/remove documents, documents as resources, a prompt
 
     register(server, spaces.existing, assistant.settings.mcp_root, guarded)
     return server

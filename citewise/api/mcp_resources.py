@@ -1,6 +1,6 @@
 """MCP beyond questions: add and remove documents, the documents as resources, a cited-answer prompt.
 
-Registered on the server built by :func:`citewise.mcp_tools.build_mcp_server`:
+Registered on the server built by :func:`citewise.api.mcp_tools.build_mcp_server`:
 
 * tools ``add_document`` (text, or a file or folder under the ``mcp_root`` setting only)
   and ``remove_document``;
@@ -109,7 +109,7 @@ def register(server: Any, pick: Any, root: str, guarded: Any) -> None:
         pick: ``pick(collection or None)`` -> the Assistant of that collection.
         root: the folder ``add_document`` may read files from ("" forbids paths).
         guarded: the decorator that turns a tool's exceptions into MCP tool errors
-            (``citewise.mcp_tools.guarded``, passed in so the two modules don't import each other).
+            (``citewise.api.mcp_tools.guarded``, passed in so the two modules don't import each other).
     """
     from mcp.server.mcpserver.exceptions import ResourceError
     from mcp.types import Resource
