@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from citewise.config import Settings, load_settings
 from citewise.errors import CitewiseError
 from citewise.rag.citations import Answer
+from citewise.rag.modes import MODES
 
 if TYPE_CHECKING:
     from citewise.index.ingest import IngestReport, Progress
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from citewise.rag.answer import AnswerMode, StreamItem
     from citewise.rag.retrieve import HybridRetriever, Passage
 
-MODES = ("extractive", "generative")
 NO_DOCUMENTS = "No documents are indexed yet: run `citewise ingest PATH` or upload a file."
 
 
@@ -36,29 +36,46 @@ class Assistant:
     """Answers questions about a document collection, citing verbatim quotes.
 
     Build one with :meth:`from_settings`; the parts are passed in so tests and host apps
-    can swap any of them.
+    can swap any of them. Answer modes are built on first use from the registry
+    (:data:`citewise.rag.modes.MODES`); ``modes`` holds any built already.
     """
 
-    def __init__(self, settings: Settings, indexer: Any, retriever: HybridRetriever, modes: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        indexer: Any,
+        retriever: HybridRetriever,
+        modes: dict[str, Any] | None = None,
+        *,
+        llm: Any = None,
+    ) -> None:
         self.settings = settings
         self.indexer = indexer
         self.retriever = retriever
         self.store = retriever.store
         self.embedder = retriever.embedder
-        self._modes = modes
+        self.llm = llm  # the generative mode's LLM (a LlamaIndex LLM); None: the one the settings describe
+        self._modes: dict[str, Any] = dict(modes or {})
+        self._modes_lock = threading.RLock()  # re-entrant: a mode's factory may ask for another mode
         self._write_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> Assistant:
+    def from_settings(cls, settings: Settings | None = None, *, llm: Any = None, **overrides: Any) -> Assistant:
         """Wire an Assistant from settings (default: file, environment) plus ``overrides``.
+
+        Args:
+            settings: the settings tree; default :func:`~citewise.config.load_settings`.
+            llm: the LLM the generative mode writes with (any LlamaIndex ``LLM``); default
+                the one the settings describe (bundled GGUF or ``llm_url``), loaded on first use.
+            overrides: settings to change, e.g. ``data_dir="/tmp/idx"``.
 
         Example:
             >>> assistant = Assistant.from_settings(data_dir="/tmp/idx")  # doctest: +SKIP
+            >>> assistant = Assistant.from_settings(llm=my_llamaindex_llm)  # doctest: +SKIP
         """
         from citewise.index.embed import SentenceEmbedder
         from citewise.index.ingest import ChunkConfig, Indexer
         from citewise.index.store import ChromaStore, StoreConfig
-        from citewise.rag.answer import extractive_mode
         from citewise.rag.retrieve import HybridRetriever, RetrievalConfig
 
         if settings is None:
@@ -74,15 +91,9 @@ class Assistant:
         )
         indexer = Indexer(store, embedder, ChunkConfig(settings.chunk_size, settings.chunk_overlap))
         retriever = HybridRetriever(store, embedder, RetrievalConfig(top_k=settings.top_k))
-        extractive = extractive_mode(
-            embedder,
-            store.document_text,
-            answer_model=settings.answer_model,
-            min_score=settings.min_score,
-            max_sentences=settings.max_answer_sentences,
-        )
-        modes: dict[str, Any] = {"extractive": extractive}
-        return cls(settings, indexer, retriever, modes)
+        assistant = cls(settings, indexer, retriever, llm=llm)
+        assistant.mode("extractive")  # built now, as every mode falls back on it
+        return assistant
 
     # ---- documents ------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path], progress: Progress | None = None, **kwargs: Any) -> IngestReport:
@@ -188,18 +199,23 @@ class Assistant:
     def mode(self, name: str | None = None) -> AnswerMode:
         """The answer mode ``name`` (default: the configured one)."""
         name = name or self.settings.mode
-        if name not in MODES:
-            raise ModeError(f"unknown answer mode {name!r}; use one of {', '.join(MODES)}")
-        if name not in self._modes:
-            self._modes[name] = self._build_mode(name)
-        return self._modes[name]
+        built = self._modes.get(name)
+        if built is not None:
+            return built
+        with self._modes_lock:
+            if name not in self._modes:
+                self._modes[name] = self._build_mode(name)
+            return self._modes[name]
 
     def _build_mode(self, name: str) -> Any:
+        """Mode ``name`` built by its factory in the registry (:mod:`citewise.rag.modes`)."""
+        factory = MODES.get(name)
+        if factory is None:
+            raise ModeError(f"unknown answer mode {name!r}; use one of {', '.join(MODES)}")
         try:
-            from citewise.rag.generative import build_generative_mode
+            return factory(self)
         except ImportError:
             raise ModeError(f"answer mode {name!r} is not available in this installation") from None
-        return build_generative_mode(self)
 
     def stream(
         self,

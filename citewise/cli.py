@@ -13,6 +13,7 @@ import click
 from citewise.config import load_settings, setting_fields
 from citewise.errors import CitewiseError
 from citewise.progress import terminal_progress
+from citewise.rag.modes import mode_names
 
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
 
@@ -122,7 +123,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], as_json: bool, shard: str
 @main.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--mode", type=click.Choice(["extractive", "generative"]), help="Answer mode.")
+@click.option("--mode", type=click.Choice(mode_names()), help="Answer mode.")
 @click.option("--top-k", type=int, help="Passages to retrieve.")
 @click.pass_context
 def ask(ctx: click.Context, question: str, as_json: bool, mode: str | None, top_k: int | None) -> None:
@@ -189,7 +190,7 @@ def _print_sources(answer: Any) -> None:
 
 
 @main.command()
-@click.option("--mode", type=click.Choice(["extractive", "generative"]), help="Answer mode.")
+@click.option("--mode", type=click.Choice(mode_names()), help="Answer mode.")
 @click.pass_context
 def chat(ctx: click.Context, mode: str | None) -> None:
     """Multi-turn chat in the terminal (empty line or Ctrl-D to quit)."""

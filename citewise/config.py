@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
 
 from citewise.errors import CitewiseError
+from citewise.rag.modes import MODES
 
-Mode = Literal["extractive", "generative"]
 EmbedBackend = Literal["torch", "onnx", "onnx-int8"]
 AnswerModel = Literal["classic", "fitted"]
 
@@ -69,7 +69,10 @@ class Settings:
     chunk_size: int = field(default=128, metadata={"help": "Chunk size in embedding-model word pieces (<= 256)."})
     chunk_overlap: int = field(default=16, metadata={"help": "Overlap between chunks, in word pieces."})
     top_k: int = field(default=4, metadata={"help": "Passages retrieved per question."})
-    mode: Mode = field(default="extractive", metadata={"help": "Answer mode: extractive or generative."})
+    mode: str = field(
+        default="extractive",
+        metadata={"help": "Answer mode: extractive or generative (or a mode an app registered in citewise.rag.modes)."},
+    )
     answer_model: AnswerModel = field(
         default="fitted",
         metadata={
@@ -243,6 +246,10 @@ def load_settings(
 
 
 def _validate(s: Settings) -> None:
+    if s.mode not in MODES:
+        raise SettingsError(
+            f"setting mode={s.mode!r} is not an answer mode; use one of {', '.join(MODES)} ({s.source_of('mode')})"
+        )
     if not 16 <= s.chunk_size <= 256:
         raise SettingsError(f"chunk_size={s.chunk_size} must be between 16 and 256 word pieces")
     if not 0 <= s.chunk_overlap < s.chunk_size:

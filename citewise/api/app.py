@@ -213,12 +213,12 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 
 def _chat_routes(router: APIRouter, assistant: Any, spaces: WorkspaceState) -> None:
-    from citewise.assistant import MODES
+    from citewise.rag.modes import mode_names
 
     @router.get("/models", response_model=ModelList, summary="The answer modes, as models")
     def models() -> ModelList:
         cards = [ModelCard(id=fmt.DEFAULT_MODEL, description=f"the configured mode ({assistant.settings.mode})")]
-        cards += [ModelCard(id=fmt.MODEL_PREFIX + m, description=f"{m} answers") for m in MODES]
+        cards += [ModelCard(id=fmt.MODEL_PREFIX + m, description=f"{m} answers") for m in mode_names()]
         cards += model_cards(spaces, ModelCard)  # citewise/NAME: answers from collection NAME
         return ModelList(data=cards)
 
@@ -230,7 +230,7 @@ def _chat_routes(router: APIRouter, assistant: Any, spaces: WorkspaceState) -> N
     )
     def chat_completions(body: ChatCompletionRequest) -> Any:
         base_model, model_collection = split_model(body.model)  # citewise/NAME picks collection NAME
-        mode = fmt.mode_for_model(base_model, MODES)
+        mode = fmt.mode_for_model(base_model, mode_names())
         question, history = fmt.split_messages(body)
         turn = chat_turn(spaces, body, model_collection, history)  # collection, saved history
         model = fmt.MODEL_PREFIX + (mode or assistant.settings.mode)

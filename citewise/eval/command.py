@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from citewise.progress import terminal_progress
+from citewise.rag.modes import mode_names
 
 # --min-* flag -> the metric it gates
 GATES = {
@@ -41,7 +42,7 @@ def check_gates(metrics: dict[str, float], gates: dict[str, float | None]) -> li
     help="seed (default), squad-normans, squad-complexity, blockchain[-tune|-test], squad:FILE#Article, "
     "a .yaml suite or a rag_dataset.json folder; repeat for columns side by side.",
 )
-@click.option("--mode", type=click.Choice(["extractive", "generative"]), default="extractive", show_default=True)
+@click.option("--mode", type=click.Choice(mode_names()), default="extractive", show_default=True)
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write (merge) the JSON report here.")
 @click.option("--html", "html_path", type=click.Path(path_type=Path), help="Write the HTML report here.")
 @click.option("--min-accuracy", type=float, help="Exit 1 if answer accuracy is below this.")

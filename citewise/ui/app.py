@@ -101,9 +101,11 @@ def build_app(assistant: Any) -> Any:
 
 
 def _settings_panel(gr: Any, assistant: Any) -> dict[str, Any]:
+    from citewise.rag.modes import mode_names
+
     with gr.Accordion("Settings", open=False, elem_id="cw-settings"), gr.Row():
         mode = gr.Radio(
-            ["extractive", "generative"],
+            list(mode_names()),
             value=assistant.settings.mode,
             label="Answer mode",
             info="extractive quotes sentences; generative writes with the local LLM, then checks each sentence",
