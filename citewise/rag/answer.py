@@ -51,17 +51,6 @@ def refusal(mode: str, query: str = "", closest: list[Citation] | None = None) -
     return Answer(text=text, citations=[], refused=True, mode=mode, query=query, closest=list(closest or []))
 
 
-def run(mode: AnswerMode, question: str, query: str, passages: list[Passage], history: list[Message]) -> Answer:
-    """Drain a mode's stream and return its final Answer."""
-    answer: Answer | None = None
-    for item in mode.stream(question, query, passages, history):
-        if isinstance(item, Answer):
-            answer = item
-    if answer is None:  # pragma: no cover - every mode ends with an Answer
-        raise RuntimeError(f"answer mode {mode.name!r} produced no answer")
-    return answer
-
-
 class ExtractiveMode:
     """Quote the best sentences of the passages, each with its citation. No LLM.
 

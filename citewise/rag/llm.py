@@ -261,10 +261,3 @@ def build_llm(config: LLMConfig) -> LLM:
         threads=config.threads,
         temperature=config.temperature,
     )
-
-
-def describe(llm: LLM) -> str:
-    """A short name for the LLM in use (for messages and the README figures)."""
-    if isinstance(llm, GGUFLLM):
-        return Path(llm.model_path).name
-    return str(getattr(llm, "model", None) or type(llm).__name__)
