@@ -226,3 +226,18 @@ def test_http_api_and_its_stream_carry_the_disagreement(disputed):
     assert "The documents disagree:" in plain["choices"][0]["message"]["content"]
     assert chunks[-1]["disagreement"] == plain["disagreement"]
     assert "disagreement" in schema
+
+
+def test_mcp_ask_carries_the_disagreement(disputed):
+    import asyncio
+
+    from mcp import Client
+
+    from citewise.api.mcp_tools import build_mcp_server
+
+    async def ask() -> dict:
+        async with Client(build_mcp_server(disputed)) as client:
+            return (await client.call_tool("ask", {"question": QUESTION})).structured_content
+
+    answer = asyncio.run(ask())
+    assert answer["disagreement"]["about"] == "date" and "The documents disagree:" in answer["answer"]
