@@ -6,13 +6,16 @@ the one-line error a user can meet, into what the page shows.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from citewise.errors import CitewiseError
+from citewise.rag.cancel import Cancel, ClientGone, ShuttingDown, cancellable
 from citewise.rag.citations import Answer
 from citewise.ui import render
 
@@ -38,10 +41,68 @@ class ChatUpdate:
     question: str | None = None
 
 
+STOPPED = "⏹ Stopped before the answer was finished."
+
+
+class Answering:
+    """The answers being written, per browser session, so that they can be stopped.
+
+    The chat runs each answer under a :class:`~citewise.rag.cancel.Cancel` (:meth:`track`);
+    :meth:`cancel` sets the switches of a session's answers when its tab is closed or its
+    Stop button is pressed. A generation then stops at its next token and releases the
+    model, and an answer still waiting for the model leaves the queue (see
+    :mod:`citewise.rag.cancel`). Gradio alone would only stop asking the answer for more
+    after the step it is running, which with a generative answer can be the whole answer.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, set[Cancel]] = {}
+
+    @contextlib.contextmanager
+    def track(self, session: str | None) -> Iterator[Cancel]:
+        """A cancel switch for one answer of ``session``, registered while the block runs."""
+        switch, key = Cancel(), session or ""
+        with self._lock:
+            self._running.setdefault(key, set()).add(switch)
+        try:
+            yield switch
+        finally:
+            with self._lock:
+                running = self._running.get(key, set())
+                running.discard(switch)
+                if not running:
+                    self._running.pop(key, None)
+
+    def cancel(self, session: str | None) -> int:
+        """Stop every answer ``session`` is waiting for; returns how many were running."""
+        with self._lock:
+            switches = list(self._running.pop(session or "", set()))
+        for switch in switches:
+            switch.cancel()
+        return len(switches)
+
+    def running(self, session: str | None = None) -> int:
+        """How many answers are being written (for ``session``, or in all)."""
+        with self._lock:
+            if session is not None:
+                return len(self._running.get(session, ()))
+            return sum(len(s) for s in self._running.values())
+
+
 def ask(
-    assistant: Any, question: str, turns: Sequence[dict[str, Any]] | None, mode: str, top_k: int, show_scores: bool
+    assistant: Any,
+    question: str,
+    turns: Sequence[dict[str, Any]] | None,
+    mode: str,
+    top_k: int,
+    show_scores: bool,
+    cancel: Cancel | None = None,
 ) -> Iterator[ChatUpdate]:
-    """Stream the answer to ``question``: the growing text, then the cited answer and its sources."""
+    """Stream the answer to ``question``: the growing text, then the cited answer and its sources.
+
+    With ``cancel``, setting it stops the answer between two tokens (it ends with :data:`STOPPED`).
+    """
     kept = list(turns or [])[-MAX_TURNS:]
     messages = render.chat_messages(kept)
     messages.append({"role": "user", "content": render.md_text(question or "")})
@@ -50,18 +111,26 @@ def ask(
     answer: Answer | None = None
     text = ""
     try:
-        for item in assistant.stream(question, render.history(kept), mode=mode, top_k=int(top_k)):
+        stream = assistant.stream(question, render.history(kept), mode=mode, top_k=int(top_k))
+        for item in cancellable(stream, cancel) if cancel is not None else stream:
             if isinstance(item, Answer):
                 answer = item
             else:
                 text += item
                 messages[-1] = {"role": "assistant", "content": render.md_text(text)}
                 yield ChatUpdate(messages)
+    except (ClientGone, ShuttingDown):  # stopped: the tab was closed, Stop was pressed, or the server stops
+        messages[-1] = {"role": "assistant", "content": render.md_text(STOPPED)}
+        yield ChatUpdate(messages, question=question)
+        return
     except CitewiseError as exc:  # the LLM is down, a bad question...: one ⚠ line, the question kept
         messages[-1] = {"role": "assistant", "content": f"⚠ {render.md_text(exc.message)}"}
         yield ChatUpdate(messages, question=question)
         return
-    assert answer is not None  # every answer mode ends its stream with the Answer
+    if answer is None:  # every answer mode ends with its Answer: this stream was closed by a cancel
+        messages[-1] = {"role": "assistant", "content": render.md_text(STOPPED)}
+        yield ChatUpdate(messages, question=question)
+        return
     turn = len(kept)
     kept.append({"question": question, "answer": render.answer_state(answer)})
     messages[-1] = {"role": "assistant", "content": render.answer_markdown(answer, turn)}

@@ -97,6 +97,11 @@ def build_app(assistant: Any) -> Any:
             [chat["chatbot"], chat["sources"], docs["table"], docs["choice"]],
         )
         history.on_load(gr, assistant, app, collection, chat["history"])
+
+        def on_unload(request: gr.Request) -> None:  # the tab was closed or reloaded: its answers stop
+            chat["answering"].cancel(request.session_hash)
+
+        app.unload(on_unload)
     return app
 
 
@@ -137,7 +142,9 @@ def _chat_layout(gr: Any) -> dict[str, Any]:
                     max_lines=6,
                 )
                 parts["ask"] = gr.Button("Ask", variant="primary", scale=1, elem_id="cw-ask")
-            parts["new_chat"] = gr.Button("New chat", size="sm", elem_id="cw-new-chat")
+            with gr.Row():
+                parts["new_chat"] = gr.Button("New chat", size="sm", scale=0, min_width=110, elem_id="cw-new-chat")
+                parts["stop"] = gr.Button("Stop answer", size="sm", scale=0, min_width=110, elem_id="cw-stop")
         with gr.Column(scale=2):
             gr.Markdown("### Sources")
             parts["sources"] = gr.HTML(
@@ -149,15 +156,22 @@ def _chat_layout(gr: Any) -> dict[str, Any]:
 def _chat_tab(gr: Any, assistant: Any, settings: dict[str, Any]) -> dict[str, Any]:
     parts = _chat_layout(gr)
     turns, chatbot, question, sources = parts["turns"], parts["chatbot"], parts["question"], parts["sources"]
+    answering = parts["answering"] = actions.Answering()  # what Stop and a closed tab cancel
 
-    def respond(q: str, kept: list[dict[str, Any]], mode: str, top_k: int, show: bool, collection: str) -> Any:
-        for step in actions.ask(history.pick(assistant, collection), q, kept, mode, top_k, show):
-            yield (
-                step.messages,
-                gr.skip() if step.sources is None else step.sources,
-                gr.skip() if step.turns is None else step.turns,
-                gr.skip() if step.question is None else step.question,
-            )
+    def respond(
+        q: str, kept: list[dict[str, Any]], mode: str, top_k: int, show: bool, collection: str, request: gr.Request
+    ) -> Any:
+        with answering.track(request.session_hash) as switch:
+            for step in actions.ask(history.pick(assistant, collection), q, kept, mode, top_k, show, switch):
+                yield (
+                    step.messages,
+                    gr.skip() if step.sources is None else step.sources,
+                    gr.skip() if step.turns is None else step.turns,
+                    gr.skip() if step.question is None else step.question,
+                )
+
+    def stop(request: gr.Request) -> None:
+        answering.cancel(request.session_hash)
 
     def select(kept: list[dict[str, Any]], show: bool, evt: gr.SelectData) -> str:
         index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
@@ -167,6 +181,8 @@ def _chat_tab(gr: Any, assistant: Any, settings: dict[str, Any]) -> dict[str, An
     ask_outputs = [chatbot, sources, turns, question]
     asked = parts["ask"].click(respond, ask_inputs, ask_outputs, show_progress="hidden")
     submitted = question.submit(respond, ask_inputs, ask_outputs, show_progress="hidden")
+    # Stop ends the answer in Gradio (cancels=) and in the engine (the switch: the model is released)
+    parts["stop"].click(stop, None, None, cancels=[asked, submitted], show_progress="hidden")
     chatbot.select(select, [turns, settings["scores"]], sources, show_progress="hidden")
     parts["new_chat"].click(
         lambda: ([], [], render.sources_html(None, 0), ""), None, [chatbot, turns, sources, question]
