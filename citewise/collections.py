@@ -78,7 +78,8 @@ def _store(settings: Settings, name: str) -> Any:
 
 def _chroma_names(settings: Settings) -> set[str]:
     """Names of the raw Chroma collections in the configured store."""
-    from citewise.index.connect import open_client, reason
+    from citewise.errors import reason
+    from citewise.index.connect import open_client
     from citewise.index.store import StoreConfig, StoreError
 
     client = open_client(StoreConfig(settings.data_dir, settings.chroma_url, settings.collection))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from citewise.errors import CitewiseError
+from citewise.errors import CitewiseError, reason
 
 FILE_NAME = "conversations.sqlite3"
 SCHEMA_VERSION = 1
@@ -172,9 +172,8 @@ class ConversationStore:
 
     # ---- connection -------------------------------------------------------------------
     def _fail(self, exc: BaseException) -> ConversationStoreError:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         return ConversationStoreError(
-            f"the conversation database {self.path} cannot be used ({reason}); "
+            f"the conversation database {self.path} cannot be used ({reason(exc)}); "
             "move it aside and citewise starts a new one"
         )
 

@@ -30,3 +30,14 @@ class CitewiseError(Exception):
     def message(self) -> str:
         """The one-line message."""
         return str(self)
+
+
+def reason(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (at most ``limit`` characters), or its type's name.
+
+    For the "(why)" part of a one-line message about a library's error::
+
+        raise StoreError(f"cannot reach the Chroma server at {url}: {reason(exc)}") from None
+    """
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines else type(exc).__name__

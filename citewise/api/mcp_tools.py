@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from citewise.errors import CitewiseError
+from citewise.errors import CitewiseError, reason
 
 INSTRUCTIONS = (
     "citewise answers questions about a document collection. `ask` returns an answer whose "
@@ -31,8 +31,9 @@ def tool_error(exc: BaseException) -> Exception:
     if isinstance(exc, CitewiseError):
         return ToolError(f"{exc.message} ({exc.code})")
     logger.error("MCP tool failed", exc_info=exc)
-    reason = (str(exc).strip().splitlines() or [""])[0][:200]
-    return ToolError(f"citewise failed: {type(exc).__name__}: {reason}; see the server log".replace(": ;", ";"))
+    why = reason(exc)  # the type's name when the message is empty: then it is named once
+    detail = "" if why == type(exc).__name__ else f": {why}"
+    return ToolError(f"citewise failed: {type(exc).__name__}{detail}; see the server log")
 
 
 def guarded(fn: F) -> F:

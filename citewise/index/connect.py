@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from citewise.errors import reason
 from citewise.index.types import StoreConfig, StoreError
 
 
@@ -70,9 +71,3 @@ def _check_foreign(folder: Path) -> None:
             f"{db} is not a citewise index (another application's database?); use another --data-dir, "
             "or run `citewise reindex` to move it aside and build a new index"
         )
-
-
-def reason(exc: BaseException) -> str:
-    """The first line of an exception's message (at most 200 characters), or its type."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]

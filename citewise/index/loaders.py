@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from citewise.errors import CitewiseError
+from citewise.errors import CitewiseError, reason
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -291,7 +291,7 @@ def check_zip(path: Path, kind: str) -> None:
         try:
             infos = zipfile.ZipFile(fh).infolist()
         except (zipfile.BadZipFile, ValueError, EOFError) as exc:
-            raise LoadError(f"{path.name}: {kind} is damaged or unreadable ({_first_line(exc)})") from None
+            raise LoadError(f"{path.name}: {kind} is damaged or unreadable ({reason(exc, 160)})") from None
     if len(infos) > ZIP_MAX_ENTRIES:
         raise LoadError(f"{path.name}: {kind} holds {len(infos):,} files; the limit is {ZIP_MAX_ENTRIES:,}")
     total = sum(i.file_size for i in infos)
@@ -369,22 +369,17 @@ def load_document(path: Path) -> LoadedDocument:
     except LoadError:
         raise
     except OSError as exc:
-        raise LoadError(f"{path.name}: cannot read file ({exc.strerror or _first_line(exc)})") from None
+        raise LoadError(f"{path.name}: cannot read file ({exc.strerror or reason(exc, 160)})") from None
     except MemoryError:
         raise LoadError(_too_long(path.name, "too large to load")) from None
     except Exception as exc:  # any parser's error on a malformed file fails this file, never the batch
         kind = suffix.lstrip(".").upper()
         raise LoadError(
-            f"{path.name}: {kind} is damaged or unreadable ({type(exc).__name__}: {_first_line(exc)})"
+            f"{path.name}: {kind} is damaged or unreadable ({type(exc).__name__}: {reason(exc, 160)})"
         ) from None
     if len(doc.text) > MAX_TEXT_CHARS:
         raise LoadError(_too_long(path.name, f"{len(doc.text):,} characters"))
     return doc
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:160] if text else type(exc).__name__
 
 
 def _too_long(name: str, what: str) -> str:
@@ -453,4 +448,4 @@ def _walk(root: Path, problems: list[tuple[str, str]]) -> list[Path]:
 
 
 def _reason(exc: BaseException) -> str:
-    return getattr(exc, "strerror", None) or _first_line(exc)
+    return getattr(exc, "strerror", None) or reason(exc, 160)

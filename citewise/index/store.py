@@ -25,7 +25,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from citewise.index.connect import open_client, reason
+from citewise.errors import reason
+from citewise.index.connect import open_client
 from citewise.index.types import StoreConfig, StoreError
 
 __all__ = ["ChromaStore", "ChunkRecord", "DocRecord", "StoreConfig", "StoreError", "chunk_id"]

@@ -22,6 +22,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from citewise.errors import reason
 from citewise.prompts import load_prompt, render
 from citewise.rag.answer import ExtractiveMode, StreamItem, refusal
 from citewise.rag.cancel import check_cancelled
@@ -349,10 +350,9 @@ def _guarded(chunks: Iterator[Any], llm: Any) -> Iterator[Any]:
 
 
 def _llm_failure(llm: Any, exc: Exception) -> str:
-    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
     where = getattr(llm, "api_base", None)
     place = f"the LLM server at {where}" if where else "the LLM"
-    return f"{place} failed: {reason}; check the llm_* settings (CITEWISE_LLM_URL, CITEWISE_LLM_GGUF)"
+    return f"{place} failed: {reason(exc)}; check the llm_* settings (CITEWISE_LLM_URL, CITEWISE_LLM_GGUF)"
 
 
 def clean_rewrite(text: str) -> str:

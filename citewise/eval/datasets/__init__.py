@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from citewise.errors import reason
 from citewise.eval.datasets.cases import (  # the shared shapes, re-exported as this package's names
     DatasetError,
     EvalCase,
@@ -157,7 +158,7 @@ def load_fact_suite(path: Path) -> EvalDataset:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise DatasetError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+        raise DatasetError(f"cannot read {path}: {reason(exc)}") from None
     return parse_fact_suite(data, str(path), path.parent)
 
 
