@@ -140,11 +140,7 @@ def _now() -> str:
 
 def answer_json(answer: Any) -> dict[str, Any]:
     """An :class:`~citewise.rag.citations.Answer` as stored: its JSON form, citations with passages."""
-    from citewise.rag.citations import citation_dict
-
-    data = answer.to_dict()
-    data["citations"] = [citation_dict(c) for c in answer.citations]
-    return data
+    return dict(answer.to_dict(passages=True))
 
 
 def title_for(question: str) -> str:

@@ -30,7 +30,7 @@ from llama_index.core.chat_engine.types import AgentChatResponse, BaseChatEngine
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from citewise.index.loaders import MAX_TEXT_CHARS, LoadedDocument
-from citewise.rag.citations import Answer, Citation, citation_dict
+from citewise.rag.citations import Answer, Citation
 
 if TYPE_CHECKING:
     from citewise.assistant import Assistant
@@ -92,7 +92,7 @@ def answer_metadata(answer: Answer) -> dict[str, Any]:
         "query": answer.query,
         "timings_ms": dict(answer.timings),
         "sentences": None if answer.sentences is None else [s.to_dict() for s in answer.sentences],
-        "closest": [citation_dict(c) for c in answer.closest] if answer.refused else [],
+        "closest": [c.to_dict(passage=True) for c in answer.closest] if answer.refused else [],
         "disagreement": answer.disagreement.to_dict() if answer.disagreement else None,
     }
 

@@ -13,7 +13,7 @@ from typing import Any
 from citewise.api.errors import BUG_MESSAGE, error_body
 from citewise.api.models import ChatCompletionRequest
 from citewise.errors import CitewiseError
-from citewise.rag.citations import Answer, Citation, citation_dict
+from citewise.rag.citations import Answer, Citation
 
 MODEL_PREFIX = "citewise-"
 DEFAULT_MODEL = "citewise"
@@ -105,29 +105,15 @@ def appended_text(answer: Answer) -> str:
     return sources_text(answer.citations) + closest_text(answer)
 
 
-def _citations_json(citations: list[Citation]) -> list[dict[str, Any]]:
-    out = []
-    for c in citations:
-        d = citation_dict(c)
-        d["score"] = round(float(d["score"]), 4)
-        out.append(d)
-    return out
-
-
-def citations_out(answer: Answer) -> list[dict[str, Any]]:
-    """Every citation field, passage included, as JSON."""
-    return _citations_json(answer.citations)
-
-
 def answer_fields(answer: Answer) -> dict[str, Any]:
     """What citewise adds to a completion: citations, refused, confidence, (a refusal's) closest passages
     and, when documents disagree on the fact asked for, the disagreement (each value with its citation)."""
     confidence = None if answer.confidence is None else round(float(answer.confidence), 4)
     return {
-        "citations": citations_out(answer),
+        "citations": [c.to_dict(passage=True) for c in answer.citations],
         "refused": answer.refused,
         "confidence": confidence,
-        "closest": _citations_json(answer.closest) if answer.refused else [],
+        "closest": [c.to_dict(passage=True) for c in answer.closest] if answer.refused else [],
         "disagreement": answer.disagreement.to_dict() if answer.disagreement else None,
     }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -28,9 +28,14 @@ class Citation:
     passage: str = ""
     passage_start: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form used by the CLI and the HTTP API."""
-        return {
+    def to_dict(self, *, passage: bool = False) -> dict[str, Any]:
+        """The JSON form: the one the CLI, the HTTP API, MCP, the UI and saved conversations use.
+
+        Args:
+            passage: add ``passage`` and ``passage_start`` (the chunk around the quote, so a
+                reader can show it in context): the HTTP API, MCP and the UI do.
+        """
+        out: dict[str, Any] = {
             "n": self.n,
             "doc_id": self.doc_id,
             "title": self.title,
@@ -39,8 +44,12 @@ class Citation:
             "quote": self.quote,
             "start": self.start,
             "end": self.end,
-            "score": round(self.score, 4),
+            "score": round(float(self.score), 4),
         }
+        if passage:
+            out["passage"] = self.passage
+            out["passage_start"] = self.passage_start
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Citation:
@@ -131,13 +140,13 @@ class Answer:
     closest: list[Citation] = field(default_factory=list)
     disagreement: Disagreement | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object printed by ``citewise ask --json``."""
+    def to_dict(self, *, passages: bool = False) -> dict[str, Any]:
+        """The JSON object printed by ``citewise ask --json``; ``passages``: citations carry their passage."""
         out: dict[str, Any] = {
             "answer": self.text,
             "refused": self.refused,
             "mode": self.mode,
-            "citations": [c.to_dict() for c in self.citations],
+            "citations": [c.to_dict(passage=passages) for c in self.citations],
             "timings_ms": {k: round(v, 1) for k, v in self.timings.items()},
         }
         if self.sentences is not None:
@@ -147,7 +156,7 @@ class Answer:
         if self.confidence is not None:
             out["confidence"] = round(self.confidence, 4)
         if self.refused:
-            out["closest"] = [c.to_dict() for c in self.closest]
+            out["closest"] = [c.to_dict(passage=passages) for c in self.closest]
         if self.disagreement is not None:
             out["disagreement"] = self.disagreement.to_dict()
         return out
@@ -169,8 +178,3 @@ class Answer:
             closest=[Citation.from_dict(c) for c in data.get("closest", [])],
             disagreement=Disagreement.from_dict(data["disagreement"]) if data.get("disagreement") else None,
         )
-
-
-def citation_dict(c: Citation) -> dict[str, Any]:
-    """Every field of a citation, passage included (for the UI and the HTTP API)."""
-    return asdict(c)

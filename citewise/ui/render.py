@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from citewise.rag.citations import Answer, Citation, citation_dict
+from citewise.rag.citations import Answer, Citation
 
 _MARKER = re.compile(r"\[(\d+)\]")
 # characters Markdown would otherwise read as formatting (LaTeX is switched off in the chatbot)
@@ -189,11 +189,7 @@ def _closest_html(closest: Sequence[Citation], turn: int) -> str:
 # ---- conversation state (kept in the browser, so it survives a reload) -----------------
 def answer_state(answer: Answer) -> dict[str, Any]:
     """An answer as JSON-friendly data, citations with their passages."""
-    data = answer.to_dict()
-    data["citations"] = [citation_dict(c) for c in answer.citations]
-    if answer.refused:
-        data["closest"] = [citation_dict(c) for c in answer.closest]
-    return data
+    return answer.to_dict(passages=True)
 
 
 def answer_from_state(data: dict[str, Any]) -> Answer:
