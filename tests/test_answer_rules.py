@@ -9,7 +9,14 @@ import pytest
 
 from citewise.index.chunking import sentence_spans
 from citewise.rag.entities import analyse, contradicts, entities_of, expected_labels, has_answer_type
-from citewise.rag.features import candidate_features, content_terms, is_statement, name_coverage
+from citewise.rag.features import (
+    candidate_features,
+    content_terms,
+    is_statement,
+    name_coverage,
+    term_weights,
+    weighted_cover,
+)
 
 
 @pytest.mark.parametrize(
@@ -86,6 +93,21 @@ def test_a_count_of_something_else_is_no_answer():
     sentence = "The ferry company owns 12 ships."
     f = candidate_features(info, content_terms(info.text), sentence, sentence, entities_of([sentence])[0])
     assert f["type_yes"] == 1.0
+
+
+def test_words_every_candidate_shares_weigh_less_than_the_rare_ones():
+    question = "Who chairs the harbour museum's board?"
+    sentences = [
+        "The harbour museum opened a new wing in May.",
+        "The harbour museum's board is chaired by Ines Moreau.",
+        "Visitors to the harbour museum rose by a fifth.",
+    ]
+    terms = [content_terms(s) for s in sentences]
+    weights = term_weights(content_terms(question), terms)
+    assert weights[next(t for t in weights if t.startswith("harbour"))] < weights["board"]
+    covers = [weighted_cover(weights, t) for t in terms]
+    assert covers.index(max(covers)) == 1  # the board's sentence, though all three name the museum
+    assert weighted_cover(weights, set()) == 0.0 and weighted_cover({}, terms[0]) == 1.0
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,15 @@ from citewise.index.store import ChunkRecord
 from citewise.rag.answerability import Answerability, packaged_model, with_rank
 from citewise.rag.citations import Citation
 from citewise.rag.entities import Entity, QuestionInfo, analyse, entities_of, has_answer_type
-from citewise.rag.features import STOPWORDS, candidate_features, content_terms, is_heading, is_statement, stem
+from citewise.rag.features import (
+    STOPWORDS,
+    candidate_features,
+    content_terms,
+    is_heading,
+    is_statement,
+    stem,
+    term_weights,
+)
 from citewise.rag.injection import is_instruction
 from citewise.rag.retrieve import Passage
 
@@ -255,6 +263,7 @@ class ExtractiveAnswerer:
             seen_terms |= content_terms(s.context)
         unseen = len(own_terms - seen_terms) / max(1, len(own_terms))
         first_doc = sentences[0].passage.chunk.id
+        weights = term_weights(own_terms, [content_terms(s.text) for s in sentences])
         for s, vec, e in zip(sentences, self.embeddings(sentences), ents, strict=True):
             dense = max(_dot(qvec, vec), _dot(own_vec, vec))
             s_terms = content_terms(s.text)
@@ -267,9 +276,9 @@ class ExtractiveAnswerer:
                 "unseen": unseen,
                 "pair": 0.0,
             }
-            s.features.update(candidate_features(info, own_terms, s.text, s.context, e))
+            s.features.update(candidate_features(info, own_terms, s.text, s.context, e, weights))
         _margins(sentences)
-        pairs = self._pairs(info, own_terms, sentences, ents)
+        pairs = self._pairs(info, own_terms, sentences, ents, weights)
         everyone = sentences + pairs
         with_rank([s.features for s in everyone], self.model)
         for s in everyone:
@@ -294,6 +303,7 @@ class ExtractiveAnswerer:
         own_terms: set[str],
         sentences: list[ScoredSentence],
         ents: list[tuple[Entity, ...]],
+        weights: dict[str, float],
     ) -> list[ScoredSentence]:
         """A sentence with its neighbour, where only the neighbour holds the wanted type.
 
@@ -321,7 +331,9 @@ class ExtractiveAnswerer:
                     continue
                 pair = ScoredSentence(s.passage, start, end, quote, context=s.context, neighbours=[])
                 pair.features = dict(s.features)
-                pair.features.update(candidate_features(info, own_terms, quote, s.context + " " + text, e + ne))
+                pair.features.update(
+                    candidate_features(info, own_terms, quote, s.context + " " + text, e + ne, weights)
+                )
                 pair.features["pair"] = 1.0
                 out.append(pair)
         return out

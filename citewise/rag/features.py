@@ -6,6 +6,7 @@ Every function here is plain text processing; entities come in already computed
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 
@@ -111,19 +112,38 @@ def name_coverage(names: Sequence[str], context: str) -> tuple[float, int]:
     return sum(shares) / len(shares), sum(1 for s in shares if s == 0)
 
 
+def term_weights(question_terms: set[str], candidate_terms: Sequence[set[str]]) -> dict[str, float]:
+    """How much each of the question's words tells its candidates apart: an IDF over the candidates.
+
+    A word found in every candidate sentence (the topic: "Sora", "Normans") weighs little;
+    a word found in few or none ("chairman", "fined") weighs most.
+    """
+    n = len(candidate_terms)
+    return {t: math.log(1.0 + (n + 1) / (1 + sum(1 for c in candidate_terms if t in c))) for t in question_terms}
+
+
+def weighted_cover(weights: dict[str, float], terms: set[str]) -> float:
+    """The weighted share of the question's words found in ``terms`` (1.0 when it has none)."""
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in terms) / total if total else 1.0
+
+
 def candidate_features(
     info: QuestionInfo,
     own_terms: set[str],
     text: str,
     context: str,
     entities: Iterable[Entity],
+    weights: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """The features of one candidate that depend on the question's analysis (types, names, years).
 
     ``context`` is the candidate with its neighbouring sentences and its document's title;
-    ``entities`` the candidate's own named entities.
+    ``entities`` the candidate's own named entities; ``weights`` the question's words
+    weighted by :func:`term_weights` (uniform when not given).
     """
     s_terms = content_terms(text)
+    weights = weights if weights is not None else dict.fromkeys(own_terms, 1.0)
     typed = has_answer_type(info, entities)
     if typed and info.counted and stem(info.counted) not in content_terms(context):
         typed = False  # a count of something else ("20 companies" for "how many employees")
@@ -139,4 +159,6 @@ def candidate_features(
         "contradiction": 1.0 if contradicts(info, text, context) else 0.0,
         "missing": float(min(4, len(own_terms - context_terms))),
         "negation": 1.0 if negated else 0.0,
+        "idf_own": weighted_cover(weights, s_terms),
+        "idf_context": weighted_cover(weights, context_terms),
     }
