@@ -19,8 +19,9 @@ from citewise.rag.modes import MODES
 if TYPE_CHECKING:
     from citewise.index.ingest import IngestReport, Progress
     from citewise.index.store import DocRecord
-    from citewise.rag.answer import AnswerMode, StreamItem
+    from citewise.rag.answer import AnswerMode
     from citewise.rag.retrieve import HybridRetriever, Passage
+    from citewise.rag.stream import AnswerStream, StreamItem
 
 NO_DOCUMENTS = "No documents are indexed yet: run `citewise ingest PATH` or upload a file."
 
@@ -224,8 +225,12 @@ class Assistant:
         *,
         mode: str | None = None,
         top_k: int | None = None,
-    ) -> Iterator[StreamItem]:
+    ) -> AnswerStream:
         """Answer as a stream: text deltas (``str``), then the finished :class:`Answer`.
+
+        Iterate it for both, or call ``.deltas()`` for the text and ``.answer()`` for the
+        Answer (:class:`~citewise.rag.stream.AnswerStream`). Nothing runs before the first
+        item is read, so the errors below are raised there.
 
         Args:
             question: the user's question.
@@ -237,6 +242,13 @@ class Assistant:
             QuestionError: the question is empty or too long.
             ModeError: the mode is unknown or unavailable.
         """
+        from citewise.rag.stream import AnswerStream
+
+        return AnswerStream(self._answer_items(question, history, mode, top_k))
+
+    def _answer_items(
+        self, question: str, history: Iterable[Any] | None, mode: str | None, top_k: int | None
+    ) -> Iterator[StreamItem]:
         from citewise.rag.chat import clean_question, normalize_history, retrieval_query
 
         started = time.perf_counter()
@@ -265,12 +277,7 @@ class Assistant:
         self, question: str, history: Iterable[Any] | None = None, *, mode: str | None = None, top_k: int | None = None
     ) -> Answer:
         """Answer ``question`` with citations; see :meth:`stream` for the arguments."""
-        answer: Answer | None = None
-        for item in self.stream(question, history, mode=mode, top_k=top_k):
-            if isinstance(item, Answer):
-                answer = item
-        assert answer is not None
-        return answer
+        return self.stream(question, history, mode=mode, top_k=top_k).answer()
 
     # ---- LlamaIndex -----------------------------------------------------------------
     def as_query_engine(self, mode: str | None = None, top_k: int | None = None, streaming: bool = False) -> Any:

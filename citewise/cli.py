@@ -139,16 +139,11 @@ def ask(ctx: click.Context, question: str, as_json: bool, mode: str | None, top_
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
     question = clean_question(question)
-    assistant = _assistant(ctx, mode=mode, top_k=top_k)
-    answer = None
-    for item in assistant.stream(question):
-        if isinstance(item, str):
-            click.echo(item, nl=False)
-        else:
-            answer = item
+    stream = _assistant(ctx, mode=mode, top_k=top_k).stream(question)
+    for delta in stream.deltas():
+        click.echo(delta, nl=False)
     click.echo()
-    if answer is not None:
-        _print_sources(answer)
+    _print_sources(stream.answer())
 
 
 def _committed(assistant: Any) -> dict[str, str]:
@@ -212,21 +207,18 @@ def chat(ctx: click.Context, mode: str | None) -> None:
             history.clear()
             continue
         try:
-            answer = None
             click.echo("citewise> ", nl=False)
-            for item in assistant.stream(question, history):
-                if isinstance(item, str):
-                    click.echo(item, nl=False)
-                else:
-                    answer = item
+            stream = assistant.stream(question, history)
+            for delta in stream.deltas():
+                click.echo(delta, nl=False)
+            answer = stream.answer()
             click.echo()
         except CitewiseError as exc:  # one bad turn (the LLM is down...) does not end the chat
             click.echo()
             click.echo(f"citewise: error: {exc.message}", err=True)
             continue
-        if answer is not None:
-            _print_sources(answer)
-            history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+        _print_sources(answer)
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 
 
 @main.command()

@@ -128,12 +128,11 @@ class _AnswerStream:
 
     def deltas(self, on_answer: Callable[[Answer], None]) -> Generator[str, None, None]:
         """Text deltas; ``on_answer`` is called with the Answer before the generator ends."""
-        for item in self._items:
-            if isinstance(item, Answer):
-                self.answer = item
-                on_answer(item)
-            elif item:
-                yield item
+        for delta in self._items.deltas():
+            if delta:
+                yield delta
+        self.answer = self._items.answer()
+        on_answer(self.answer)
 
     async def adeltas(self, on_answer: Callable[[Answer], None]) -> AsyncGenerator[str, None]:
         """:meth:`deltas`, each step run in a worker thread so the event loop stays free."""

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from citewise import Answer, Assistant, QuestionError
+from citewise import Assistant, QuestionError
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
@@ -35,13 +35,11 @@ def main(data_dir: str) -> int:
         {"role": "assistant", "content": answer.text},
     ]
     print("follow-up: ", end="")
-    final: Answer | None = None
-    for item in assistant.stream("Who is Minoru Kiuchi?", history):
-        if isinstance(item, str):
-            print(item, end="", flush=True)
-        else:
-            final = item
-    print(f"\n  cites: {[c.doc_id for c in final.citations] if final else []}")
+    stream = assistant.stream("Who is Minoru Kiuchi?", history)
+    for delta in stream.deltas():  # the text as it is written
+        print(delta, end="", flush=True)
+    final = stream.answer()  # then the finished Answer, with its citations
+    print(f"\n  cites: {[c.doc_id for c in final.citations]}")
 
     refused = assistant.ask("Who won the 2022 FIFA World Cup?")
     print(f"off-topic refused: {refused.refused}")

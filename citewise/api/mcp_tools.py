@@ -93,7 +93,7 @@ def build_mcp_server(assistant: Any, workspaces: Any = None) -> Any:
     from citewise.api.guard import guarded_stream
     from citewise.api.openai_format import answer_fields
     from citewise.collections import Workspaces
-    from citewise.rag.citations import Answer
+    from citewise.rag.stream import AnswerStream
 
     spaces = workspaces or Workspaces.of(assistant)
     server = _one_line_server(MCPServer)(
@@ -117,11 +117,8 @@ def build_mcp_server(assistant: Any, workspaces: Any = None) -> Any:
         lists the nearest passages (not answers); `confidence` is 0-1 or null. mode: extractive
         (default) or generative. collection: the document collection to ask (default: the
         configured one)."""
-        answer = None
-        for item in guarded_stream(spaces.existing(collection or None), question, None, mode or None):
-            if isinstance(item, Answer):
-                answer = item
-        assert answer is not None
+        items = guarded_stream(spaces.existing(collection or None), question, None, mode or None)
+        answer = AnswerStream(items).answer()
         return {"answer": answer.text, **answer_fields(answer)}
 
     @server.tool(structured_output=True)

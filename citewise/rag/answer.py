@@ -13,13 +13,11 @@ from citewise.rag.classic import ClassicAnswerer, ClassicConfig
 from citewise.rag.conflicts import find_conflict
 from citewise.rag.extractive import DocumentText, ExtractiveAnswerer, ExtractiveConfig, lead
 from citewise.rag.retrieve import Passage
+from citewise.rag.stream import StreamItem
 from citewise.rag.summary import compare, intent_of, summarize
 
 if TYPE_CHECKING:
     from citewise.index.embed import SentenceEmbedder
-
-# What Assistant.stream yields: text deltas, then the finished Answer.
-StreamItem = str | Answer
 
 
 class AnswerMode(Protocol):

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from citewise.errors import reason
 from citewise.prompts import load_prompt, render
-from citewise.rag.answer import ExtractiveMode, StreamItem, refusal
+from citewise.rag.answer import ExtractiveMode, refusal
 from citewise.rag.cancel import check_cancelled
 from citewise.rag.chat import Message, retrieval_query
 from citewise.rag.citations import Answer, Citation, SentenceCheck
@@ -32,6 +32,7 @@ from citewise.rag.conflicts import add_to, find_conflict
 from citewise.rag.extractive import citation_for, content_terms
 from citewise.rag.llm import LLMConfig, LLMError, build_llm
 from citewise.rag.retrieve import Passage
+from citewise.rag.stream import StreamItem
 from citewise.rag.verify import Claim, SourceSentences, Support, SupportChecker, is_instruction, split_claims
 
 if TYPE_CHECKING:
