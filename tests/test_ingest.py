@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS
+from conftest import CORPUS, SHARED
 
 from citewise.index.store import ChunkRecord
 
@@ -179,3 +179,26 @@ def test_upload_is_stored_under_a_generated_name(make_assistant, tmp_path):
             a.upload(name, data)
     assert a.remove("uploads/zephyr.txt")
     assert list((tmp_path / "data" / "uploads").iterdir()) == []
+
+
+def test_reading_ahead_gives_the_same_index(make_assistant, tmp_path):
+    """Reading and chunking files in a thread ahead of the embedding changes no chunk and no vector."""
+    folder = _copy_corpus(tmp_path)
+    pdf = SHARED / "datasets" / "llama_blockchain_solana" / "source_files" / "BlockchainSolana.pdf"
+    if pdf.exists():
+        shutil.copyfile(pdf, folder / "paper.pdf")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    indexes = []
+    for read_ahead in (0, 4):
+        a = make_assistant(data_dir=tmp_path / f"data-{read_ahead}")
+        a.indexer.read_ahead = read_ahead
+        report = a.ingest([folder])
+        assert [p for p, _ in report.failed] == [str(folder / "broken.pdf")]
+        got = a.store.chunks.get(include=["embeddings", "documents", "metadatas"])
+        rows = sorted(zip(got["ids"], got["documents"], got["embeddings"], strict=True), key=lambda r: r[0])
+        indexes.append((sorted(report.added), rows))
+    (added0, rows0), (added4, rows4) = indexes
+    assert added0 == added4 and len(rows0) == len(rows4) > 0
+    for (id0, text0, vec0), (id4, text4, vec4) in zip(rows0, rows4, strict=True):
+        assert (id0, text0) == (id4, text4)
+        assert max(abs(x - y) for x, y in zip(vec0, vec4, strict=True)) < 1e-5

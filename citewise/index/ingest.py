@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +79,14 @@ class _Prepared:
 
 
 @dataclass
+class _Read:
+    """A file read (and, when it may be new, chunked) ahead by the reading thread."""
+
+    doc: LoadedDocument
+    spans: list[tuple[int, int, str]] | None  # None: not chunked ahead (the content was already indexed)
+
+
+@dataclass
 class _Run:
     """The state of one ingest run."""
 
@@ -94,6 +105,10 @@ class Indexer:
 
     Small documents are embedded and committed in batches (one model call and a few store
     writes per batch rather than per file); each document still commits all or nothing.
+    With ``read_ahead`` > 0, one thread reads and chunks the next files while a batch is
+    embedded (results are used in file order). By default it is on only when the machine has
+    a core the embedding model does not use (more than 4): on 2 cores the model's two
+    threads already fill both, and a third one slowed ingest down (docs/performance.md).
     """
 
     def __init__(
@@ -104,12 +119,14 @@ class Indexer:
         *,
         batch_chunks: int = 128,
         batch_docs: int = 64,
+        read_ahead: int | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.config = config
         self.batch_chunks = max(1, batch_chunks)
         self.batch_docs = max(1, batch_docs)
+        self.read_ahead = max(0, read_ahead) if read_ahead is not None else (4 if (os.cpu_count() or 1) > 4 else 0)
 
     def chunk(self, doc: LoadedDocument) -> list[tuple[int, int, str]]:
         """(start, end, text) of each chunk, sized to fit the embedding model's input."""
@@ -160,19 +177,48 @@ class Indexer:
             for path, doc_id in (doc_ids or {}).items():
                 run.ids.claim(doc_id, path)
             run.files = len(files)
-            for done, (path, root) in enumerate(files, start=1):
-                self._one(run, path, root, (doc_ids or {}).get(path))
-                if progress:
-                    progress(done, len(files), path.name)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="citewise-read") as pool:
+                known = frozenset(run.known.values())
+                ahead: deque[Future[_Read]] = deque()
+                queue = iter(files)
+
+                def read_next() -> None:
+                    nxt = next(queue, None)
+                    if nxt is not None:
+                        ahead.append(pool.submit(self._read, nxt[0], known))
+
+                try:
+                    for _ in range(self.read_ahead):
+                        read_next()
+                    for done, (path, root) in enumerate(files, start=1):
+                        read = ahead.popleft() if self.read_ahead else None
+                        read_next()
+                        self._one(run, path, root, (doc_ids or {}).get(path), read)
+                        if progress:
+                            progress(done, len(files), path.name)
+                finally:
+                    for future in ahead:  # a failure or an interrupt: do not read on
+                        future.cancel()
             self._flush(run)
         return report
 
-    def _one(self, run: _Run, path: Path, root: Path, fixed_id: str | None) -> None:
+    def _read(self, path: Path, indexed: frozenset[str]) -> _Read:
+        """Load ``path``; chunk it too unless its content is already indexed (then it is usually skipped).
+
+        Runs in the reading thread. The torch backend's tokenizer is shared with its encoder
+        and is not safe to call from two threads, so with torch only loading is done ahead.
+        """
+        doc = load_document(path)
+        if doc.content_hash in indexed or getattr(self.embedder, "backend", "torch") == "torch":
+            return _Read(doc, None)
+        return _Read(doc, self.chunk(doc))
+
+    def _one(self, run: _Run, path: Path, root: Path, fixed_id: str | None, read: Future[_Read] | None) -> None:
         try:
             doc_id = fixed_id or run.ids.assign(path, root)
             if any(p.record.doc_id == doc_id for p in run.pending):
                 self._flush(run)  # the same id twice: commit the first one first
-            prepared = self._prepare(path, doc_id, run)
+            prepared = self._prepare(path, doc_id, run, read=read)
         except LoadError as exc:
             run.report.failed.append((short_path(path), str(exc)))
             return
@@ -193,8 +239,20 @@ class Indexer:
             run.held = self.store.chunk_ids()
         return all(cid in run.held for cid in expected)
 
-    def _prepare(self, path: Path, doc_id: str, run: _Run, doc: LoadedDocument | None = None) -> _Prepared | None:
+    def _prepare(
+        self,
+        path: Path,
+        doc_id: str,
+        run: _Run,
+        doc: LoadedDocument | None = None,
+        *,
+        read: Future[_Read] | None = None,
+    ) -> _Prepared | None:
         from_file = doc is None  # else an already-loaded document (ingest_loaded): no file behind it
+        spans = None
+        if read is not None:  # read ahead: its LoadError or OSError is raised here, as load_document's would be
+            got = read.result()
+            doc, spans = got.doc, got.spans
         doc = load_document(path) if doc is None else doc
         digest = doc.content_hash
         repair = False
@@ -204,7 +262,7 @@ class Indexer:
                 run.report.unchanged.append(doc_id)
                 return None
             repair = True  # e.g. chunks deleted by another ingest before this version existed
-        spans = self.chunk(doc)
+        spans = self.chunk(doc) if spans is None else spans
         if not spans:
             raise LoadError(f"{path.name}: no text to index")
         records = [

@@ -142,6 +142,9 @@ class OnnxSentenceModel:
         options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # idle worker threads sleep instead of spinning: on 2 shared cores a spinning thread takes the CPU the
+        # ingest's reading and chunking thread (or another process) needs (measured in docs/performance.md)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
         self.max_seq_length = _max_seq_length(model_dir)
         self._counter = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -151,31 +154,40 @@ class OnnxSentenceModel:
         self._encoder.enable_truncation(self.max_seq_length)
         self._encoder.no_padding()
         self._wants_types = "token_type_ids" in {i.name for i in self.session.get_inputs()}
+        # word pieces embedded, and positions computed (padding included), since load: the bench's tokens/s
+        self.counts = {"tokens": 0, "computed": 0}
 
     def tokenize(self, text: str) -> list[str]:
         """The word pieces of ``text`` (no special tokens, no truncation)."""
         return list(self._counter.encode(text, add_special_tokens=False).tokens)
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Normalised embeddings, one row per text, in input order."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        """Normalised embeddings, one row per text, in input order.
+
+        Every text is cut into word pieces first; batches are then formed in order of
+        word-piece count, so each pads only to about its own length, and each vector is
+        written back to its own text's row.
+        """
+        encodings = self._encoder.encode_batch([t.strip() for t in texts])
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))  # stable: ties keep input order
         out = np.zeros((len(texts), 0), dtype=np.float32)
         for b in range(0, len(order), batch_size):
             idx = order[b : b + batch_size]
-            vectors = self._encode_batch([texts[i].strip() for i in idx])
+            vectors = self._run([encodings[i] for i in idx])
             if out.shape[1] == 0:
                 out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
             out[idx] = vectors
         return out
 
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        encodings = self._encoder.encode_batch(texts)
+    def _run(self, encodings: list[Any]) -> np.ndarray:
         width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(texts), width), dtype=np.int64)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros_like(ids)
         for row, e in enumerate(encodings):
             ids[row, : len(e.ids)] = e.ids
             mask[row, : len(e.ids)] = 1
+        self.counts["tokens"] += int(mask.sum())
+        self.counts["computed"] += int(mask.size)
         feeds = {"input_ids": ids, "attention_mask": mask}
         if self._wants_types:
             feeds["token_type_ids"] = np.zeros_like(ids)
