@@ -48,13 +48,18 @@ def make_ours(data_dir: Path, **overrides: Any) -> Any:
 def timed_ingest(kind: str, paths: list[Path], work: Path, mb: float, model_path: str, **overrides: Any) -> dict:
     """One ingest into a fresh folder; ``kind`` is ours, base-128 or base-default."""
     folder = Path(tempfile.mkdtemp(dir=work, prefix=f"{kind}-"))
+    extra: dict[str, int] = {}
     if kind == "ours":
         assistant = make_ours(folder, **overrides)
         assistant.embedder.embed(["warm up"])  # model load is not ingest
+        counts = dict(getattr(assistant.embedder.model, "counts", {}))  # word pieces embedded (ONNX backends)
         t0 = time.perf_counter()
         report = assistant.ingest(paths)
         seconds = time.perf_counter() - t0
         chunks, handle = report.chunks, assistant
+        if counts:
+            after = assistant.embedder.model.counts
+            extra = {k: after[k] - counts[k] for k in ("tokens", "computed")}
     else:
         base = Baseline(folder, model_path, 128 if kind == "base-128" else None)
         from bench.baseline import embedding
@@ -72,6 +77,8 @@ def timed_ingest(kind: str, paths: list[Path], work: Path, mb: float, model_path
         "mb_per_s": round(mb / seconds, 4),
         "index_mb": folder_mb(folder / "chroma"),
         "handle": handle,
+        **({"tokens": extra["tokens"], "tokens_per_s": round(extra["tokens"] / seconds)} if extra else {}),
+        **({"padding_share": round(1 - extra["tokens"] / extra["computed"], 3)} if extra.get("computed") else {}),
     }
 
 

@@ -16,7 +16,11 @@ def _get(data: dict[str, Any], *keys: str) -> Any:
 
 def targets(r: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]]:
     """(target, measured text, value, met?) for each target of issue 8."""
-    ratio = _get(r, "ingest", "base-128", "ours_over_this_mb_per_s")
+    ratio = _get(r, "ingest_corpus", "base-128", "ours_over_this_mb_per_s")
+    corpus = _get(r, "ingest_corpus", "corpus") or {}
+    where = f"real corpus, {corpus.get('files')} files, {corpus.get('text_mb')} MB of text" if corpus else "sample"
+    if ratio is None:  # a results.json from before the real corpus
+        ratio = _get(r, "ingest", "base-128", "ours_over_this_mb_per_s")
     q_ours, q_torch = _get(r, "quality", "ours", "hit_rate"), _get(r, "quality", "ours-torch", "hit_rate")
     answer = _get(r, "sample", "extractive_answer", "p50_ms")
     big = _get(r, "scaling", "100k", "retrieval", "p50_ms")
@@ -24,7 +28,12 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]]:
     rss = _get(r, "sample", "peak_rss_with_llm", "peak_rss_mb")
     serve, ui = _get(r, "startup", "serve", "healthz_s"), _get(r, "startup", "ui", "url_s")
     rows = [
-        ("ingest MB/s >= 2x baseline (same chunk size)", f"{ratio}x", ratio, None if ratio is None else ratio >= 2),
+        (
+            f"ingest MB/s >= 2x baseline (same chunk size; {where})",
+            f"{ratio}x",
+            ratio,
+            None if ratio is None else ratio >= 2,
+        ),
         (
             "retrieval hit rate within 1 point of the torch backend",
             f"{q_ours} vs {q_torch}",
@@ -63,7 +72,8 @@ def write_markdown(r: dict[str, Any], path: Path) -> None:
         "",
         f"Ours: embed_backend={r['ours']['embed_backend']}, chunk_size={r['ours']['chunk_size']}, "
         f"top_k={r['ours']['top_k']}. Produced by `python -m bench.run` with options {r.get('options', {})} "
-        "(`make bench` uses rounds=3, real=[1000, 10000], synthetic=[100000], eval on); raw figures in results.json.",
+        "(`make bench` uses rounds=3, corpus_rounds=2, real=[1000, 10000], synthetic=[100000], eval on); "
+        "raw figures in results.json.",
         "",
         "## Targets",
         "",
@@ -75,7 +85,7 @@ def write_markdown(r: dict[str, Any], path: Path) -> None:
     ing = r["ingest"]
     lines += [
         "",
-        f"## Ingest ({', '.join(ing['corpus'])}; median of alternating runs)",
+        f"## Ingest, small corpus ({', '.join(ing['corpus'])}; median of alternating runs)",
         "",
         "| pipeline | chunks | s | chunks/s | MB/s | ours / this (MB/s) | index MB |",
         "|---|---|---|---|---|---|---|",
@@ -86,6 +96,7 @@ def write_markdown(r: dict[str, Any], path: Path) -> None:
             f"| {kind} | {x['chunks']} | {x['seconds']} | {x['chunks_per_s']} | {x['mb_per_s']} | "
             f"{x.get('ours_over_this_mb_per_s', '')} | {x['index_mb']} |"
         )
+    lines += _corpus_lines(r)
     q = r["quality"]
     lines += [
         "",
@@ -149,6 +160,43 @@ def write_markdown(r: dict[str, Any], path: Path) -> None:
     if notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _corpus_lines(r: dict[str, Any]) -> list[str]:
+    """The ingest comparison on the real multi-file corpus (bench/real_corpus.py)."""
+    ing = r.get("ingest_corpus")
+    if not isinstance(ing, dict) or "ours" not in ing:
+        return []
+    c = ing["corpus"]
+    kinds = ", ".join(f"{n} .{k}" for k, n in c["by_suffix"].items())
+    lines = [
+        "",
+        f"## Ingest on a real corpus ({c['files']} files: {kinds}; {c['file_mb']} MB on disk, "
+        f"{c['text_mb']} MB of text; median of {len(ing['ours']['runs_s'])} alternating runs)",
+        "",
+        "Sources: " + "; ".join(c["sources"]) + f" (corpus SHA-256 {c['sha256']}).",
+        "",
+        "| pipeline | chunks | s | chunks/s | MB/s | ours / this (MB/s) | index MB | runs s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for kind in ("ours", "base-128"):
+        x = ing[kind]
+        lines.append(
+            f"| {kind} | {x['chunks']} | {x['seconds']} | {x['chunks_per_s']} | {x['mb_per_s']} | "
+            f"{x.get('ours_over_this_mb_per_s', '')} | {x['index_mb']} | {x['runs_s']} |"
+        )
+    a, ours = ing.get("arithmetic") or {}, ing["ours"]
+    if ours.get("tokens_per_s") and a:
+        lines += [
+            "",
+            f"Ours embedded {ours['tokens']} word pieces at {ours['tokens_per_s']} per second over the whole ingest "
+            f"(padding {round(100 * ours.get('padding_share', 0), 1)}% of positions computed), i.e. "
+            f"{a['ours_gflops']} GFLOP/s at {round(a['flops_per_token'] / 1e6, 1)} MFLOP per word piece "
+            f"(MiniLM-L6's dense layers and attention at 128 positions; its embedding table is a lookup). "
+            f"A numpy fp32 matmul reaches {a['matmul_fp32_gflops']} GFLOP/s on this CPU, which would allow "
+            f"{a['fp32_limit_tokens_per_s']} word pieces/s in fp32 (ours runs int8).",
+        ]
+    return lines
 
 
 def _scale_out_lines(r: dict[str, Any]) -> list[str]:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import harness, scale, shards, startup
+from bench import harness, levers, real_corpus, scale, shards, startup
 from bench.corpora import PDF, SAMPLE, SAMPLE_QUESTIONS, blockchain_questions, text_bytes
 from bench.report import write_markdown
 
@@ -55,7 +55,7 @@ def _stage(what: str, started: float) -> None:
 
 def run(smoke: bool, out: Path, opts: argparse.Namespace | None = None) -> dict[str, Any]:
     """Run every measurement (reduced sizes when ``smoke``) and write the results."""
-    opts = opts or argparse.Namespace(rounds=3, real=[1000, 10000], synthetic=[100000], no_eval=False)
+    opts = opts or argparse.Namespace(rounds=3, corpus_rounds=2, real=[1000, 10000], synthetic=[100000], no_eval=False)
     from citewise import Settings
     from citewise.index.embed import resolve_model
 
@@ -69,12 +69,16 @@ def run(smoke: bool, out: Path, opts: argparse.Namespace | None = None) -> dict[
         "smoke": smoke,
         "machine": machine(),
         "ours": {"embed_backend": settings.embed_backend, "chunk_size": settings.chunk_size, "top_k": settings.top_k},
-        "options": {k: v for k, v in vars(opts).items() if k in ("rounds", "real", "synthetic", "no_eval")},
+        "options": {
+            k: v for k, v in vars(opts).items() if k in ("rounds", "corpus_rounds", "real", "synthetic", "no_eval")
+        },
     }
     with tempfile.TemporaryDirectory(prefix="citewise-bench-") as tmp:
         work = Path(tmp)
         _stage("ingest throughput and retrieval quality, ours vs LlamaIndex", started)
         results["ingest"], results["quality"] = _ingest_and_quality(work, model_path, smoke, opts)
+        _stage("ingest on the real multi-file corpus, ours vs LlamaIndex (128-piece chunks)", started)
+        results["ingest_corpus"] = _ingest_corpus(work, model_path, smoke, opts)
         if PDF.exists():
             results["pdf_extraction"] = harness.pdf_extraction(PDF, 1 if smoke else 3)
         _stage("latency, cold start and memory on the sample corpus", started)
@@ -131,6 +135,34 @@ def _ingest_and_quality(work: Path, model_path: str, smoke: bool, opts: argparse
     return summary, quality
 
 
+def _ingest_corpus(work: Path, model_path: str, smoke: bool, opts: argparse.Namespace) -> dict[str, Any]:
+    """Ours vs base-128 on :mod:`bench.real_corpus` (hundreds of files, PDFs among them), alternating.
+
+    Also the CPU's fp32 matmul rate and the model's arithmetic per word piece, so ours'
+    word pieces per second can be set against what the arithmetic allows.
+    """
+    folder = work / "real-corpus"
+    limits = {"readmes": 6, "paragraphs": 4, "pdfs": 1} if smoke else {}
+    info = real_corpus.build(folder, **limits)
+    mb = text_bytes([folder]) / 1e6
+    rounds = 1 if smoke else getattr(opts, "corpus_rounds", 2)
+    summary, _handles = harness.ingest_rounds(["ours", "base-128"], [folder], work, mb, model_path, rounds=rounds)
+    summary["base-128"]["ours_over_this_mb_per_s"] = round(
+        summary["ours"]["mb_per_s"] / summary["base-128"]["mb_per_s"], 2
+    )
+    summary["corpus"] = {**info, "text_mb": round(mb, 3), "chunks_ours": summary["ours"]["chunks"]}
+    per_token = levers.model_flops_per_token(Path(model_path), seq=128)
+    matmul = levers.matmul_gflops(1024 if smoke else 2048)
+    tokens_per_s = summary["ours"].get("tokens_per_s")
+    summary["arithmetic"] = {
+        "flops_per_token": per_token["flops_per_token"],
+        "matmul_fp32_gflops": matmul["gflops"],
+        "ours_gflops": round(tokens_per_s * per_token["flops_per_token"] / 1e9, 1) if tokens_per_s else None,
+        "fp32_limit_tokens_per_s": round(matmul["gflops"] * 1e9 / per_token["flops_per_token"]),
+    }
+    return summary
+
+
 def _eval_suite(work: Path) -> dict[str, Any]:
     """The project's seed eval suite, with the default backend and with torch."""
     from citewise.eval.runner import run_eval
@@ -180,6 +212,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="reduced sizes (checks the harness runs)")
     parser.add_argument("--out", type=Path, default=HERE, help="folder for results.json and RESULTS.md")
     parser.add_argument("--rounds", type=int, default=3, help="alternating ingest rounds per pipeline")
+    parser.add_argument("--corpus-rounds", type=int, default=2, help="alternating rounds on the real multi-file corpus")
     parser.add_argument("--real", type=int, nargs="*", default=[1000, 10000], help="scaling sizes embedded for real")
     parser.add_argument("--synthetic", type=int, nargs="*", default=[100000], help="sizes with precomputed vectors")
     parser.add_argument("--no-eval", action="store_true", help="skip the seed eval suite per backend")

@@ -27,6 +27,11 @@ def test_bench_smoke_writes_every_figure(tmp_path):
         run = results["ingest"][kind]
         assert run["chunks"] > 0 and run["chunks_per_s"] > 0 and run["mb_per_s"] > 0
     assert results["ingest"]["base-128"]["ours_over_this_mb_per_s"] > 0
+    real = results["ingest_corpus"]  # the real multi-file corpus, reduced to a few files in smoke mode
+    assert real["corpus"]["files"] >= 3 and real["corpus"]["by_suffix"].get("pdf") == 1
+    assert real["ours"]["chunks"] > 0 and real["base-128"]["chunks"] > 0
+    assert real["base-128"]["ours_over_this_mb_per_s"] > 0
+    assert real["ours"]["tokens_per_s"] > 0 and real["arithmetic"]["matmul_fp32_gflops"] > 0
     for kind in ("ours", "base-128", "base-default"):
         assert 0 <= results["quality"][kind]["hit_rate"] <= 100
     sample = results["sample"]
@@ -49,3 +54,4 @@ def test_bench_smoke_writes_every_figure(tmp_path):
     table = (out / "RESULTS.md").read_text()
     assert "| target | measured | met |" in table and "cores" in table
     assert "## Scaling out" in table and "## Start-up" in table and "## PDF text extraction" in table
+    assert "## Ingest on a real corpus" in table
