@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from citewise.index.chunking import sentence_spans
-from citewise.rag.entities import analyse, contradicts, entities_of, expected_labels, has_answer_type
+from citewise.rag.entities import analyse, contradicts, entities_of, expected_labels, has_answer_type, plausible
 from citewise.rag.features import (
     candidate_features,
     content_terms,
@@ -34,6 +34,29 @@ from citewise.rag.features import (
 )
 def test_the_question_says_what_type_of_entity_answers_it(question, wanted):
     assert wanted in expected_labels(question)
+
+
+@pytest.mark.parametrize(
+    ("question", "wanted"),
+    [
+        ("How much did the council fine the bus operator?", {"MONEY"}),
+        ("How much did the museum's new roof cost?", {"MONEY"}),
+        ("How much rain fell on the island in May?", {"MONEY", "QUANTITY", "PERCENT", "CARDINAL"}),
+        ("Who is the chairman of the rowing federation?", {"PERSON"}),
+        ("Who was the founder of Harbour Bakeries?", {"PERSON"}),
+        ("Who built the lighthouse?", {"PERSON", "ORG", "NORP", "GPE"}),
+    ],
+)
+def test_money_words_and_person_roles_narrow_the_wanted_type(question, wanted):
+    assert expected_labels(question) == frozenset(wanted)
+
+
+def test_entities_the_text_itself_contradicts_are_dropped():
+    (money,) = entities_of(["The ferry ticket costs $12, up from 9 euros, says the Ferry Update #3 newsletter."])
+    assert {t for label, t in money if label == "MONEY"} <= {"$12", "9 euros", "12"}
+    assert all("#3" not in t for label, t in money if label == "MONEY")
+    assert plausible("MONEY", "£4 million") and not plausible("MONEY", "#1")
+    assert plausible("PERSON", "Ines Moreau") and not plausible("PERSON", "Rover 2")
 
 
 def test_a_question_without_a_wh_type_wants_no_entity():
@@ -108,6 +131,21 @@ def test_words_every_candidate_shares_weigh_less_than_the_rare_ones():
     covers = [weighted_cover(weights, t) for t in terms]
     assert covers.index(max(covers)) == 1  # the board's sentence, though all three name the museum
     assert weighted_cover(weights, set()) == 0.0 and weighted_cover({}, terms[0]) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("sentence", "counted"),
+    [
+        ("The rowing club has 4,000 members and two boathouses.", True),
+        ("Its members, 4,000 of them, voted.", True),
+        ("The club issued two key demands to the council, says a member of its board.", False),
+        ("Members met three times last year.", False),
+    ],
+)
+def test_a_number_counts_the_noun_only_when_the_noun_is_beside_it(sentence, counted):
+    info = analyse("How many members does the rowing club have?")
+    f = candidate_features(info, content_terms(info.text), sentence, sentence, entities_of([sentence])[0])
+    assert f["type_yes"] == (1.0 if counted else 0.0)
 
 
 @pytest.mark.parametrize(

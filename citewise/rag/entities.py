@@ -37,16 +37,31 @@ _PERSON_NOUNS = (
 )
 _MONEY_NOUNS = r"price|cost|fine|fee|salary|revenue|amount|budget|sum"
 _TIME_NOUNS = r"year|date|day|month|decade|century|time|period|era|age"
+_MONEY_VERBS = (
+    r"cost|costs|costing|fined?|fines|pay|pays|paid|charged?|charges|earn|earns|earned|raised?|raises|spend|"
+    r"spends|spent|sold|sell|sells|worth|priced?|invest|invests|invested|owe|owes|owed|budget|salary|revenue|"
+    r"money|dollars|euros|pounds|yen|fund|funding|funded"
+)
+# roles only a person holds (a "leader" or "author" can be an organisation, so they are not here)
+_ROLE_NOUNS = (
+    r"chairman|chairwoman|chairperson|ceo|president|founder|co-founder|king|queen|emperor|empress|duke|duchess|"
+    r"pope|prince|princess|minister|spokesman|spokeswoman|spokesperson|inventor|mathematician|scientist|"
+    r"composer|painter|poet|novelist|actor|actress|wife|husband|son|daughter|father|mother"
+)
 _WANTS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
     (re.compile(pattern), frozenset(labels.split()))
     for pattern, labels in (
         (r"^how many\b", "CARDINAL QUANTITY"),
+        # "how much" with a verb or noun of money asks for an amount of money, not any number
+        (rf"^how much\b(?=.*\b({_MONEY_VERBS})\b)", "MONEY"),
         (r"^how much\b", "MONEY QUANTITY PERCENT CARDINAL"),
         (r"^how (long|old)\b", "DATE TIME QUANTITY CARDINAL"),
         (r"^how (far|big|large|tall|high|heavy|fast|wide|deep|small)\b", "QUANTITY CARDINAL"),
         (r"^(what|which) (percentage|percent|share|proportion|fraction)\b", "PERCENT"),
         (r"^when\b|^since when\b", "DATE TIME"),
         (rf"^(what|which) ([\w'-]+ ){{0,2}}({_TIME_NOUNS})s?\b", "DATE TIME"),
+        # "who is the chairman of ...": a role only a person holds asks for a person
+        (rf"^(who|whom)\b(?=.*\b({_ROLE_NOUNS})s?\b)", "PERSON"),
         (r"^(who|whom|whose)\b", "PERSON ORG NORP GPE"),
         (r"^where\b", "GPE LOC FAC ORG"),
         (rf"^(what|which) ([\w'-]+ ){{0,2}}({_ORG_NOUNS})\b", "ORG GPE PERSON PRODUCT WORK_OF_ART NORP FAC"),
@@ -76,14 +91,33 @@ def pipeline() -> Any:
     return load(_EXCLUDE)
 
 
-def entities_of(texts: Sequence[str]) -> list[tuple[Entity, ...]]:
-    """The named entities of each text, in one batch."""
+def entities_of(texts: Sequence[str], checked: bool = True) -> list[tuple[Entity, ...]]:
+    """The named entities of each text, in one batch (``checked``: without the implausible ones)."""
     if not texts:
         return []
     nlp = pipeline()
     with _lock:  # spaCy pipelines are not documented as thread-safe
         docs = list(nlp.pipe(texts, batch_size=64))
-    return [tuple((e.label_, e.text) for e in doc.ents) for doc in docs]
+    return [tuple((e.label_, e.text) for e in doc.ents if not checked or plausible(e.label_, e.text)) for doc in docs]
+
+
+_CURRENCY = re.compile(
+    r"[$€£¥₹]|\b(dollars?|euros?|pounds?|yen|cents?|pence|francs?|yuan|renminbi|rupees?|won|usd|eur|gbp|jpy|cny)\b",
+    re.I,
+)
+
+
+def plausible(label: str, text: str) -> bool:
+    """False for what the small model labels wrongly in a way the text itself shows.
+
+    An amount of money names a currency ("#1" is no MONEY); a person's name holds no
+    digits ("Sora 2" is no PERSON).
+    """
+    if label == "MONEY":
+        return bool(_CURRENCY.search(text))
+    if label == "PERSON":
+        return not any(ch.isdigit() for ch in text)
+    return True
 
 
 def wh_phrase(question: str) -> str:
@@ -143,7 +177,8 @@ def analyse(question: str, entities: Iterable[Entity] | None = None) -> Question
 
     ``entities`` are the question's entities when already computed (one parse per query).
     """
-    ents = list(entities) if entities is not None else entities_of([question])[0]
+    # a question's names are kept whatever their label ("Sora 2" is a name even if no person's)
+    ents = list(entities) if entities is not None else entities_of([question], checked=False)[0]
     names: list[str] = []
     for label, text in ents:
         if label in _NAME_LABELS or label in ("DATE", "CARDINAL", "MONEY", "PERCENT", "QUANTITY"):

@@ -128,6 +128,32 @@ def weighted_cover(weights: dict[str, float], terms: set[str]) -> float:
     return sum(w for t, w in weights.items() if t in terms) / total if total else 1.0
 
 
+_NUMBER_LABELS = ("CARDINAL", "QUANTITY")
+
+
+def counts(noun: str, text: str, entities: Iterable[Entity], after: int = 4, before: int = 1) -> bool:
+    """True when a number of ``text`` counts ``noun``: the noun follows it within ``after`` words
+    ("4,000 registered members"), or stands just before it ("members, 4,000 of them").
+
+    "two key demands ... a member of its board" does not count members; nor does "Members
+    met three times" (three counts times).
+    """
+    want = stem(noun)
+    words = [stem(w) for w in _WORD.findall(text)]
+    lower = text.lower()
+    for label, value in entities:
+        if label not in _NUMBER_LABELS:
+            continue
+        at = lower.find(value.lower())
+        if at < 0:
+            continue
+        first = len(_WORD.findall(text[:at]))
+        last = first + max(1, len(_WORD.findall(value)))
+        if want in words[max(0, first - before) : last + after]:
+            return True
+    return False
+
+
 def candidate_features(
     info: QuestionInfo,
     own_terms: set[str],
@@ -145,7 +171,7 @@ def candidate_features(
     s_terms = content_terms(text)
     weights = weights if weights is not None else dict.fromkeys(own_terms, 1.0)
     typed = has_answer_type(info, entities)
-    if typed and info.counted and stem(info.counted) not in content_terms(context):
+    if typed and info.counted and not counts(info.counted, text, entities):
         typed = False  # a count of something else ("20 companies" for "how many employees")
     cover, missing = name_coverage(info.names, context)
     context_terms = content_terms(context)
