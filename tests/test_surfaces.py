@@ -249,7 +249,8 @@ def test_mcp_ask_carries_confidence_and_closest(api_server) -> None:
     assert answered["refused"] is False and answered["closest"] == [] and answered["citations"]
     assert answered["confidence"] is None or 0 <= answered["confidence"] <= 1
     assert refused["refused"] is True and refused["citations"] == []
-    assert set(refused) == {"answer", "citations", "refused", "confidence", "closest"}
+    assert set(refused) == {"answer", "citations", "refused", "confidence", "closest", "disagreement"}
+    assert refused["disagreement"] is None  # a refusal quotes no claims, so none disagree
     for c in refused["closest"]:
         offset = c["start"] - c["passage_start"]
         assert c["passage"][offset : offset + len(c["quote"])] == c["quote"] and c["title"] and c["doc_id"]
