@@ -160,6 +160,14 @@ class Assistant:
         """The indexed documents, sorted by id."""
         return sorted(self.store.documents().values(), key=lambda d: d.doc_id)
 
+    def document(self, doc_id: str) -> DocRecord | None:
+        """One indexed document's record, or None."""
+        return self.store.documents().get(doc_id)
+
+    def chunk_count(self) -> int:
+        """How many chunks the index holds."""
+        return self.store.count_chunks()
+
     def document_text(self, doc_id: str) -> str | None:
         """The full indexed text of a document (citation offsets point into it)."""
         return self.store.document_text(doc_id)

@@ -152,8 +152,8 @@ def _committed(assistant: Any) -> dict[str, str]:
 
 def _chunk_counter(assistant: Any) -> Any:
     """Chunks written since the ingest began (for the progress line without a terminal)."""
-    start = assistant.store.count_chunks()
-    return lambda: assistant.store.count_chunks() - start
+    start = assistant.chunk_count()
+    return lambda: assistant.chunk_count() - start
 
 
 def _interrupted(assistant: Any, before: dict[str, str], paths: tuple[str, ...]) -> NoReturn:

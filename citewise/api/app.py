@@ -305,7 +305,7 @@ def _document_routes(router: APIRouter, assistant: Any, upload_bytes: int, space
             reason = report.failed[0][1] if report.failed else "the file could not be indexed"
             raise ApiError(400, reason, "unreadable_document", "file")
         ids = [*report.added, *report.updated, *report.unchanged]
-        record = target.store.documents().get(ids[0]) if ids else None
+        record = target.document(ids[0]) if ids else None
         return UploadResponse(document=_document(record) if record else None, report=report.as_dict())
 
     @router.delete(
@@ -323,7 +323,7 @@ def _health_route(app: FastAPI, assistant: Any) -> None:
     @app.get("/healthz", response_model=Health, responses={503: ERRORS[503]}, summary="Liveness and store check")
     def healthz() -> Health:
         where = assistant.settings.chroma_url or "embedded"
-        return Health(version=__version__, documents=len(assistant.store.documents()), store=where)
+        return Health(version=__version__, documents=len(assistant.documents()), store=where)
 
     app.head("/healthz", include_in_schema=False)(healthz)  # load balancers probe with HEAD
 
