@@ -36,9 +36,9 @@ class ModeError(CitewiseError, ValueError):
 class Assistant:
     """Answers questions about a document collection, citing verbatim quotes.
 
-    Build one with :meth:`from_settings`; the parts are passed in so tests and host apps
+    Build one with `from_settings()`; the parts are passed in so tests and host apps
     can swap any of them. Answer modes are built on first use from the registry
-    (:data:`citewise.rag.modes.MODES`); ``modes`` holds any built already.
+    (`citewise.rag.modes.MODES`); ``modes`` holds any built already.
     """
 
     def __init__(
@@ -65,7 +65,7 @@ class Assistant:
         """Wire an Assistant from settings (default: file, environment) plus ``overrides``.
 
         Args:
-            settings: the settings tree; default :func:`~citewise.config.load_settings`.
+            settings: the settings tree; default `load_settings()`.
             llm: the LLM the generative mode writes with (any LlamaIndex ``LLM``); default
                 the one the settings describe (bundled GGUF or ``llm_url``), loaded on first use.
             overrides: settings to change, e.g. ``data_dir="/tmp/idx"``.
@@ -101,7 +101,7 @@ class Assistant:
         """Index files and folders. Unchanged documents are skipped, changed ones replaced.
 
         Returns:
-            An :class:`~citewise.index.ingest.IngestReport`; ``report.ok`` is False when
+            An `IngestReport`; ``report.ok`` is False when
             some file could not be indexed (each with a one-line reason).
         """
         with self._write_lock:
@@ -217,7 +217,7 @@ class Assistant:
             return self._modes[name]
 
     def _build_mode(self, name: str) -> Any:
-        """Mode ``name`` built by its factory in the registry (:mod:`citewise.rag.modes`)."""
+        """Mode ``name`` built by its factory in the registry (`citewise.rag.modes`)."""
         factory = MODES.get(name)
         if factory is None:
             raise ModeError(f"unknown answer mode {name!r}; use one of {', '.join(MODES)}")
@@ -234,10 +234,10 @@ class Assistant:
         mode: str | None = None,
         top_k: int | None = None,
     ) -> AnswerStream:
-        """Answer as a stream: text deltas (``str``), then the finished :class:`Answer`.
+        """Answer as a stream: text deltas (``str``), then the finished `Answer`.
 
         Iterate it for both, or call ``.deltas()`` for the text and ``.answer()`` for the
-        Answer (:class:`~citewise.rag.stream.AnswerStream`). Nothing runs before the first
+        Answer (`AnswerStream`). Nothing runs before the first
         item is read, so the errors below are raised there.
 
         Args:
@@ -284,7 +284,7 @@ class Assistant:
     def ask(
         self, question: str, history: Iterable[Any] | None = None, *, mode: str | None = None, top_k: int | None = None
     ) -> Answer:
-        """Answer ``question`` with citations; see :meth:`stream` for the arguments."""
+        """Answer ``question`` with citations; see `stream()` for the arguments."""
         return self.stream(question, history, mode=mode, top_k=top_k).answer()
 
     # ---- LlamaIndex -----------------------------------------------------------------

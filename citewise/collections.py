@@ -1,9 +1,9 @@
 """Collections: separate document sets (a workspace per project) in one data folder or Chroma server.
 
 A collection ``NAME`` is the pair of Chroma collections ``NAME_chunks`` and ``NAME_docs``
-(see :mod:`citewise.index.store`). This module lists them with their counts, deletes
-them, checks names, and keeps one :class:`~citewise.assistant.Assistant` per collection
-for the servers (:class:`Workspaces`), all sharing the process's loaded models.
+(see `citewise.index.store`). This module lists them with their counts, deletes
+them, checks names, and keeps one `Assistant` per collection
+for the servers (`Workspaces`), all sharing the process's loaded models.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ class Workspaces:
             return found
 
     def existing(self, name: str | None) -> Assistant:
-        """Like :meth:`get`, but a named collection must already exist (for reads).
+        """Like `get()`, but a named collection must already exist (for reads).
 
         Raises:
             NoSuchCollection: it does not.
@@ -209,7 +209,7 @@ class Workspaces:
         return infos
 
     def delete(self, name: str) -> CollectionInfo:
-        """Delete collection ``name`` (see :func:`delete_collection`) and forget its Assistant."""
+        """Delete collection ``name`` (see `delete_collection()`) and forget its Assistant."""
         with self._lock:
             info = delete_collection(self.settings, name)
             dropped = self._by_name.pop(info.name, None)

@@ -1,6 +1,6 @@
 """Typed settings: defaults < citewise.toml (or YAML) < CITEWISE_* environment < CLI flags.
 
-Nothing here runs at import time; entry points call :func:`load_settings`.
+Nothing here runs at import time; entry points call `load_settings()`.
 """
 
 from __future__ import annotations
@@ -217,7 +217,7 @@ def load_settings(
 
     Args:
         overrides: values from CLI flags or code; ``None`` values are ignored.
-        config_file: settings file to read; default :func:`find_config_file`.
+        config_file: settings file to read; default `find_config_file()`.
         env: environment to read; default ``os.environ``.
 
     Raises:

@@ -1,10 +1,10 @@
 """Saved conversations: every turn with its answer, citations and mode, in a SQLite file.
 
-The file is ``<data_dir>/conversations.sqlite3`` (stdlib :mod:`sqlite3`, WAL journal, the
+The file is ``<data_dir>/conversations.sqlite3`` (stdlib `sqlite3`, WAL journal, the
 schema version in ``PRAGMA user_version``). Each conversation has an owner (the signed-in
 user, or ``""`` without auth) and a collection; every read and write names the owner, so
 one user never sees another's conversations. A damaged file is a one-line
-:class:`ConversationStoreError` naming it, never a crash.
+`ConversationStoreError` naming it, never a crash.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class Turn:
 
 @dataclass
 class Conversation:
-    """A saved conversation; ``turns`` is filled by :meth:`ConversationStore.get`."""
+    """A saved conversation; ``turns`` is filled by `ConversationStore.get()`."""
 
     id: str
     owner: str
@@ -139,7 +139,7 @@ def _now() -> str:
 
 
 def answer_json(answer: Any) -> dict[str, Any]:
-    """An :class:`~citewise.rag.citations.Answer` as stored: its JSON form, citations with passages."""
+    """An `Answer` as stored: its JSON form, citations with passages."""
     return dict(answer.to_dict(passages=True))
 
 
@@ -296,7 +296,7 @@ class ConversationStore:
         return [_conversation(row) for row in rows]
 
     def add_turn(self, conversation_id: str, owner: str, question: str, answer: Any) -> Turn:
-        """Save a turn (an :class:`~citewise.rag.citations.Answer` or its stored JSON form).
+        """Save a turn (an `Answer` or its stored JSON form).
 
         The conversation is titled by its first question unless it has a title already.
         """

@@ -1,4 +1,4 @@
-"""One error model: every error a user can meet derives from :class:`CitewiseError`.
+"""One error model: every error a user can meet derives from `CitewiseError`.
 
 Each carries a one-line message (what happened and what to do), the HTTP status and the
 machine-readable code it maps to. The CLI, the UI, the HTTP API and MCP each catch

@@ -2,7 +2,7 @@
 
 These are thin adapters. The Assistant still retrieves, answers (extractive or generative),
 condenses follow-ups and checks citations; the classes here only translate its
-:class:`~citewise.rag.citations.Answer` into LlamaIndex's response types, so citation
+`Answer` into LlamaIndex's response types, so citation
 ``[n]`` in the answer text is ``source_nodes[n-1]``:
 
     >>> engine = assistant.as_query_engine()               # doctest: +SKIP
@@ -135,7 +135,7 @@ class _AnswerStream:
         on_answer(self.answer)
 
     async def adeltas(self, on_answer: Callable[[Answer], None]) -> AsyncGenerator[str, None]:
-        """:meth:`deltas`, each step run in a worker thread so the event loop stays free."""
+        """`deltas()`, each step run in a worker thread so the event loop stays free."""
         it = self.deltas(on_answer)
         done = object()
         while True:
@@ -156,8 +156,8 @@ class CitewiseQueryEngine(BaseQueryEngine):
     """A LlamaIndex query engine that answers with citewise (see ``Assistant.as_query_engine``).
 
     ``query()`` returns a ``Response`` whose ``response`` is the answer text and whose
-    ``source_nodes[n-1]`` is citation ``[n]`` (see :func:`citation_node`); ``metadata``
-    is :func:`answer_metadata`. With ``streaming=True`` it returns a ``StreamingResponse``
+    ``source_nodes[n-1]`` is citation ``[n]`` (see `citation_node()`); ``metadata``
+    is `answer_metadata()`. With ``streaming=True`` it returns a ``StreamingResponse``
     (``AsyncStreamingResponse`` from ``aquery``) whose sources and metadata are filled in
     when the stream ends.
     """
@@ -224,7 +224,7 @@ class CitewiseChatEngine(BaseChatEngine):
     Each turn goes to ``Assistant.stream`` with the earlier turns, so follow-ups use
     citewise's own history-aware retrieval (the last question joined to a follow-up in
     extractive mode; the LLM's condensed question in generative mode). Responses carry
-    ``source_nodes`` and ``metadata`` as :class:`CitewiseQueryEngine` does.
+    ``source_nodes`` and ``metadata`` as `CitewiseQueryEngine` does.
     """
 
     def __init__(
@@ -275,7 +275,7 @@ class CitewiseChatEngine(BaseChatEngine):
         )
 
     def stream_chat(self, message: str, chat_history: list[ChatMessage] | None = None) -> CitewiseStreamingChatResponse:
-        """:meth:`chat` as a stream: read ``response.response_gen``; sources arrive at its end."""
+        """`chat()` as a stream: read ``response.response_gen``; sources arrive at its end."""
         stream = self._start(message, chat_history)
         response = CitewiseStreamingChatResponse(is_writing_to_memory=False)
 
@@ -286,13 +286,13 @@ class CitewiseChatEngine(BaseChatEngine):
         return response
 
     async def achat(self, message: str, chat_history: list[ChatMessage] | None = None) -> AgentChatResponse:
-        """Async :meth:`chat` (the work runs in a worker thread)."""
+        """Async `chat()` (the work runs in a worker thread)."""
         return await asyncio.to_thread(self.chat, message, chat_history)
 
     async def astream_chat(
         self, message: str, chat_history: list[ChatMessage] | None = None
     ) -> CitewiseStreamingChatResponse:
-        """Async :meth:`stream_chat`: read ``response.async_response_gen()``."""
+        """Async `stream_chat()`: read ``response.async_response_gen()``."""
         stream = self._start(message, chat_history)
         response = CitewiseStreamingChatResponse(is_writing_to_memory=False)
 
@@ -378,7 +378,7 @@ def loaded_document(document: Any) -> tuple[str, LoadedDocument]:
 
 
 def loaded_documents(documents: Iterable[Any]) -> tuple[list[tuple[str, LoadedDocument]], list[tuple[str, str]]]:
-    """Convert Documents with :func:`loaded_document`: (the usable ones, [(doc id, reason)] for the others)."""
+    """Convert Documents with `loaded_document()`: (the usable ones, [(doc id, reason)] for the others)."""
     ok: list[tuple[str, LoadedDocument]] = []
     failed: list[tuple[str, str]] = []
     for i, document in enumerate(documents):

@@ -66,7 +66,7 @@ def _pipelines() -> None:
 
 
 def warm_in_background(assistant: Any) -> Callable[[], dict[str, float]]:
-    """Start :func:`warm` in a thread; the function returned waits for it (and re-raises a bug).
+    """Start `warm()` in a thread; the function returned waits for it (and re-raises a bug).
 
     The commands start it before their own slow imports (FastAPI, Gradio) and wait before
     they report ready, so the two overlap.

@@ -48,7 +48,7 @@ class FolderWatcher:
     """Keeps ``assistant``'s index in step with files and folders.
 
     Args:
-        assistant: the :class:`~citewise.assistant.Assistant` whose collection receives the files.
+        assistant: the `Assistant` whose collection receives the files.
         paths: files and folders to watch (folders recursively).
         echo: prints one line per change (default: nothing).
     """
@@ -183,7 +183,7 @@ class FolderWatcher:
 
 
 def start_watching(assistant: Any, paths: Iterable[str | Path], echo: Echo | None = None) -> threading.Event:
-    """Run a :class:`FolderWatcher` in a daemon thread (for ``ui --watch`` and ``serve --watch``).
+    """Run a `FolderWatcher` in a daemon thread (for ``ui --watch`` and ``serve --watch``).
 
     Returns:
         The event that stops it.

@@ -136,3 +136,15 @@ def test_readme_commands_exist() -> None:
 def test_readme_command_reader_catches_an_unknown_command() -> None:
     text = "```bash\nCITEWISE_X=1 citewise --data-dir /tmp/x frobnicate --fast\n```\nor `citewise ask Q`\n"
     assert readme_commands(text, {"--data-dir"}) == ["frobnicate", "ask"]
+
+
+def test_docstrings_use_markdown_not_sphinx_roles() -> None:
+    """mkdocstrings renders docstrings as Markdown: a Sphinx role (``:class:`X```) would show raw."""
+    role = re.compile(r":(?:py:)?(mod|class|func|meth|attr|data|exc|obj):`")
+    found = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in sorted((ROOT / "citewise").rglob("*.py"))
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1)
+        if role.search(line)
+    ]
+    assert not found, f"Sphinx roles in docstrings (write `name` instead): {found[:10]}"

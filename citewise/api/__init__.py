@@ -17,7 +17,7 @@ __all__ = ["create_app", "serve"]
 
 
 def create_app(assistant: Any, **options: Any) -> FastAPI:
-    """The FastAPI app over ``assistant``; see :func:`citewise.api.app.create_app` for ``options``."""
+    """The FastAPI app over ``assistant``; see `citewise.api.app.create_app()` for ``options``."""
     from citewise.api.app import create_app as build
 
     return build(assistant, **options)

@@ -1,7 +1,7 @@
 """The FastAPI app: OpenAI-compatible chat, search, documents, health; MCP at /mcp, Gradio at /ui.
 
 Endpoints are plain ``def`` functions, so FastAPI runs them in its worker threads and one
-slow answer does not block the others (see :mod:`citewise.api.guard` for the LLM).
+slow answer does not block the others (see `citewise.api.guard` for the LLM).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def create_app(
     """The HTTP service over ``assistant``.
 
     Args:
-        assistant: the :class:`~citewise.Assistant` every request shares.
+        assistant: the `Assistant` every request shares.
         ui: mount the Gradio chat at ``/ui``: True (required), None (if the UI module is
             installed) or False.
         mcp: serve the MCP tools over streamable HTTP at ``/mcp``.

@@ -1,6 +1,6 @@
 """Every error the API returns is JSON shaped like OpenAI's: ``{"error": {"message", "type", "code", "param"}}``.
 
-Errors a user can meet are :class:`~citewise.errors.CitewiseError`; their ``status`` and
+Errors a user can meet are `CitewiseError`; their ``status`` and
 ``code`` become the response's. Anything else is a bug: 500, logged with its traceback.
 """
 

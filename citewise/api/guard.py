@@ -3,14 +3,14 @@
 Retrieval and the extractive mode are safe to run in parallel threads (Chroma clients
 and the embedding model are; ``tests/test_api.py`` runs parallel requests). An
 in-process llama.cpp model is not: one context cannot decode two prompts at once, so it
-runs one generation at a time under its own lock (:attr:`citewise.rag.llm.GGUFLLM.run_lock`).
+runs one generation at a time under its own lock (`citewise.rag.llm.GGUFLLM.run_lock`).
 A remote LLM server (``CITEWISE_LLM_URL``) is not serialised here: it queues for itself.
 
 Every request to ``/v1/chat/completions`` and ``/mcp`` gets a
-:class:`~citewise.rag.cancel.Cancel` (:class:`CancelOnDisconnect`). When its client
+`Cancel` (`CancelOnDisconnect`). When its client
 disconnects, the generation stops between two tokens and releases the model, and a
 request still waiting for the model leaves the queue. ``citewise serve`` sets
-:data:`~citewise.rag.cancel.SHUTDOWN` on SIGTERM, which stops every generation.
+`SHUTDOWN` on SIGTERM, which stops every generation.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def guarded_stream(
 
 
 def request_cancel(scope: dict[str, Any] | None) -> Cancel | None:
-    """The :class:`Cancel` that :class:`CancelOnDisconnect` attached to an ASGI scope."""
+    """The `Cancel` that `CancelOnDisconnect` attached to an ASGI scope."""
     return (scope or {}).get(SCOPE_KEY)
 
 
@@ -63,10 +63,10 @@ class CancelOnDisconnect:
     """ASGI middleware: each request under ``prefixes`` is cancelled when its client disconnects.
 
     Once the app has read the whole request body, a watcher waits for the client's
-    ``http.disconnect`` and then calls :meth:`Cancel.cancel`; the app's own later
-    ``receive()`` calls get that same message. The request's :class:`Cancel` is the
+    ``http.disconnect`` and then calls `Cancel.cancel()`; the app's own later
+    ``receive()`` calls get that same message. The request's `Cancel` is the
     current one for everything it runs (threads copy it), and sits in the scope under
-    :data:`SCOPE_KEY`. When the request ends, whatever it left open is closed.
+    `SCOPE_KEY`. When the request ends, whatever it left open is closed.
     """
 
     def __init__(self, app: Any, prefixes: tuple[str, ...] = ("/v1/chat/", "/mcp")) -> None:

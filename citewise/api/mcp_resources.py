@@ -1,6 +1,6 @@
 """MCP beyond questions: add and remove documents, the documents as resources, a cited-answer prompt.
 
-Registered on the server built by :func:`citewise.api.mcp_tools.build_mcp_server`:
+Registered on the server built by `citewise.api.mcp_tools.build_mcp_server()`:
 
 * tools ``add_document`` (text, or a file or folder under the ``mcp_root`` setting only)
   and ``remove_document``;
@@ -81,7 +81,7 @@ def _text_id(doc_id: str, title: str, text: str) -> str:
 
 
 def add_to(assistant: Any, root: str, text: str, path: str, doc_id: str, title: str) -> dict[str, Any]:
-    """What the ``add_document`` tool does (see its docstring in :func:`register`)."""
+    """What the ``add_document`` tool does (see its docstring in `register()`)."""
     if bool(text.strip()) == bool(path.strip()):
         raise DocumentToolError("send either text or path, not both and not neither")
     if text.strip():

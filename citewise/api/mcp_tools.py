@@ -1,7 +1,7 @@
 """MCP tools over the Assistant: ``search``, ``ask`` and ``list_documents`` for agent apps.
 
 Served by ``citewise serve`` at ``/mcp`` (streamable HTTP) or, with ``--mcp-stdio``,
-over stdin/stdout. Built on the ``mcp`` package's :class:`MCPServer` (FastMCP in mcp 1.x).
+over stdin/stdout. Built on the ``mcp`` package's `MCPServer` (FastMCP in mcp 1.x).
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ def build_mcp_server(assistant: Any, workspaces: Any = None) -> Any:
     """An MCP server whose tools call ``assistant`` (or, given ``collection``, that collection's).
 
     Args:
-        assistant: the default :class:`~citewise.Assistant`.
-        workspaces: the :class:`~citewise.collections.Workspaces` to pick collections from
+        assistant: the default `Assistant`.
+        workspaces: the `Workspaces` to pick collections from
             (default: one over ``assistant``).
 
     Returns:

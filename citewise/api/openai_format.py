@@ -124,7 +124,7 @@ def count_words(text: str) -> int:
 
 
 def usage(prompt: str, answer: Answer) -> dict[str, int]:
-    """OpenAI's ``usage`` object, counted in words (see :func:`count_words`), sources list included."""
+    """OpenAI's ``usage`` object, counted in words (see `count_words()`), sources list included."""
     prompt_tokens = count_words(prompt)
     completion_tokens = count_words(answer.text + appended_text(answer))
     return {

@@ -115,7 +115,7 @@ def baseline_json(
     max_drop: float = MAX_DROP,
     notes: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The baseline file's content for a run: the gated metrics (:data:`GATED`) of each dataset.
+    """The baseline file's content for a run: the gated metrics (`GATED`) of each dataset.
 
     Tune splits are left out: a baseline holds only figures nobody tuned on (test splits,
     the seed regression suite, or sets without a role).
@@ -135,7 +135,7 @@ def baseline_json(
 
 
 def write_baseline(path: Path, content: dict[str, Any]) -> None:
-    """Write a baseline file (see :func:`baseline_json`)."""
+    """Write a baseline file (see `baseline_json()`)."""
     if not content.get("datasets"):
         raise BaselineError(f"nothing to write to {path}: the run holds only tune splits")
     path.parent.mkdir(parents=True, exist_ok=True)

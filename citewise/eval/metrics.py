@@ -1,7 +1,7 @@
 """Deterministic metrics: no judge, no network, the same figures on every run.
 
-Per case (:func:`score_fact_case`, :func:`score_reference_case`) and over a run
-(:func:`summarize`). Definitions are in the README's "Evaluation" section.
+Per case (`score_fact_case()`, `score_reference_case()`) and over a run
+(`summarize()`). Definitions are in the README's "Evaluation" section.
 """
 
 from __future__ import annotations

@@ -183,6 +183,6 @@ def render_html(reports: Sequence[EvalReport]) -> str:
 
 
 def write_html(path: Path, reports: Sequence[EvalReport]) -> None:
-    """Write :func:`render_html` to ``path``."""
+    """Write `render_html()` to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_html(reports), encoding="utf-8")

@@ -51,9 +51,9 @@ class EvalReport:
         dataset: the dataset's name (``seed``, ``squad-complexity``, ``blockchain-test``...).
         mode: the answer mode evaluated.
         kind: ``facts``, ``reference`` or ``squad``.
-        role: ``tune``, ``test``, ``gate`` or empty (see :data:`citewise.eval.datasets.NAMED`).
-        metrics: metric name -> value (see :func:`citewise.eval.metrics.summarize`).
-        results: one :class:`CaseResult` per case.
+        role: ``tune``, ``test``, ``gate`` or empty (see `citewise.eval.datasets.NAMED`).
+        metrics: metric name -> value (see `citewise.eval.metrics.summarize()`).
+        results: one `CaseResult` per case.
         baseline: the dataset card's published baseline, when it has one.
         config: the settings that shaped the run (chunking, top_k, min_score...).
     """
@@ -122,7 +122,7 @@ def write_texts(folder: Path, dataset: EvalDataset) -> dict[Path, str]:
     """Write a dataset's in-memory documents as Markdown files (title in the front matter).
 
     Returns:
-        file -> doc id, for :meth:`Assistant.ingest`'s ``doc_ids``.
+        file -> doc id, for `Assistant.ingest()`'s ``doc_ids``.
     """
     files: dict[Path, str] = {}
     for doc_id, text in dataset.texts.items():
@@ -170,7 +170,7 @@ def run_eval(
             left alone: the dataset is indexed into a separate collection.
         dataset: a name (``"seed"``, ``"squad-complexity"``, ...), ``squad:FILE#Article``,
             a YAML fact suite, a LabelledRagDataset folder or JSON file, a SQuAD JSON file,
-            or an already loaded :class:`EvalDataset` (see :func:`load_dataset`).
+            or an already loaded `EvalDataset` (see `load_dataset()`).
         mode: ``extractive`` or ``generative``.
         progress: called as ``progress(done, total, case_id)`` after each case.
         limit: evaluate only ``limit`` cases, spread evenly over the dataset (so a short
@@ -179,7 +179,7 @@ def run_eval(
             evaluators, using the generative mode's LLM (slow; never needed for CI).
 
     Returns:
-        An :class:`EvalReport`; ``report.metrics`` maps metric names to floats.
+        An `EvalReport`; ``report.metrics`` maps metric names to floats.
 
     Raises:
         DatasetError: the dataset is missing or malformed.

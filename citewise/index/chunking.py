@@ -123,7 +123,7 @@ def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
     """Split ``text`` into sentences; returns (start, end) spans shifted by ``offset``.
 
     Lines are split first (headings and bullets have no full stop), except where a line
-    is wrapped inside a sentence (see :func:`_logical_lines`); then sentences within each
+    is wrapped inside a sentence (see `_logical_lines()`); then sentences within each
     line at ., ! or ? followed by a capital, digit or quote. Spans exclude the surrounding
     white space, so ``text[start:end]`` is the sentence as written (line breaks included).
     """

@@ -101,7 +101,7 @@ class _Run:
 
 
 class Indexer:
-    """Turns files into committed documents in a :class:`ChromaStore`.
+    """Turns files into committed documents in a `ChromaStore`.
 
     Small documents are embedded and committed in batches (one model call and a few store
     writes per batch rather than per file); each document still commits all or nothing.
@@ -155,7 +155,7 @@ class Indexer:
             paths: files and folders (searched recursively).
             progress: called after each file as ``progress(done, total, name)``.
             doc_ids: optional fixed ids for some files (uploads keep their user-facing name).
-            shard: ``(i, N)``: index only the files of shard i of N (:mod:`citewise.index.shards`);
+            shard: ``(i, N)``: index only the files of shard i of N (`citewise.index.shards`);
                 the other shards' documents are neither read nor touched.
         """
         report = IngestReport()
@@ -323,7 +323,7 @@ def ingest_loaded(
 ) -> IngestReport:
     """Index documents already read into text (LlamaIndex ``Document``s...) under the given ids.
 
-    The rules of :meth:`Indexer.ingest`: an unchanged content hash is skipped, each document
+    The rules of `Indexer.ingest()`: an unchanged content hash is skipped, each document
     commits all or nothing, one that cannot be indexed is reported in ``failed``.
     """
     items = list(documents)

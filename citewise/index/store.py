@@ -11,7 +11,7 @@ content hash as its chunks; chunks of any other hash are invisible to queries an
 away. That makes ingest all-or-nothing even if the process dies half-way.
 
 Several ingests may write at once (two CLI runs, uploads to several ``serve`` processes):
-each holds a writer lease (:mod:`citewise.index.writers`) and tags its chunks with the
+each holds a writer lease (`citewise.index.writers`) and tags its chunks with the
 lease id, and uncommitted chunks are deleted only when their writer is gone.
 """
 
@@ -244,7 +244,7 @@ class ChromaStore:
         """Store chunks (invisible to queries until their document is committed).
 
         Args:
-            writer: the id from :meth:`writing`; chunks without a live writer may be swept.
+            writer: the id from `writing()`; chunks without a live writer may be swept.
         """
         batch = self._max_batch()
         for i in range(0, len(chunks), batch):

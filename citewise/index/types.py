@@ -1,6 +1,6 @@
 """The types the store and its connection share: where a store lives and how it fails.
 
-Both :mod:`citewise.index.store` and :mod:`citewise.index.connect` import them from here,
+Both `citewise.index.store` and `citewise.index.connect` import them from here,
 so neither has to import the other's types (store -> connect -> types, no cycle).
 """
 

@@ -8,8 +8,8 @@ when its writer no longer holds a lease, so one ingest can never delete another'
   locked (``flock``). The lock is released by the kernel when the process dies, so a
   killed writer is seen as gone at once, and a live one is never mistaken for gone.
 * Chroma server: writers may run on different machines, so a lease is a record in the
-  ``<collection>_writers`` collection, refreshed every :data:`HEARTBEAT` seconds; it is
-  gone when it has not been refreshed for :data:`LEASE_TTL` seconds (crashed writer).
+  ``<collection>_writers`` collection, refreshed every `HEARTBEAT` seconds; it is
+  gone when it has not been refreshed for `LEASE_TTL` seconds (crashed writer).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ except ImportError:  # pragma: no cover - Windows: leases go in the store instea
 
 
 class Lease:
-    """A held lease; :meth:`release` gives it up."""
+    """A held lease; `release()` gives it up."""
 
     def __init__(self, writer_id: str, release: Callable[[], None]) -> None:
         self.id = writer_id

@@ -28,7 +28,7 @@ class AnswerMode(Protocol):
     def stream(
         self, question: str, query: str, passages: list[Passage], history: list[Message]
     ) -> Iterator[StreamItem]:
-        """Yield text deltas, then the finished :class:`Answer` (timings filled by the caller)."""
+        """Yield text deltas, then the finished `Answer` (timings filled by the caller)."""
         ...
 
 
@@ -55,7 +55,7 @@ class ExtractiveMode:
     "Summarize X" gets a few central sentences of X's document; "compare A and B" the best
     sentence for each side; any other question the sentences the scorer rates best, or a
     refusal listing the closest passages. ``answerer`` is the fitted scorer
-    (:class:`ExtractiveAnswerer`, which also sets ``Answer.confidence``) or the classic one;
+    (`ExtractiveAnswerer`, which also sets ``Answer.confidence``) or the classic one;
     ``helper`` (a fitted answerer) serves summaries and comparisons when it is classic.
     """
 

@@ -4,7 +4,7 @@ A logistic regression over a few features of a candidate sentence (see ``FEATURE
 fitted by ``scripts/fit_answerability.py`` on the tune split only (SQuAD 2.0 ``Normans``
 and the even blockchain questions). Its coefficients, the refusal threshold chosen on the
 same split, and where they came from ship as ``answerability.json`` beside this module:
-plain numbers read with :mod:`json`, applied with a dot product. Never a pickle.
+plain numbers read with `json`, applied with a dot product. Never a pickle.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ class Answerability:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Answerability:
-        """Read the JSON form; raises :class:`ModelFileError` when a field is missing or wrong."""
+        """Read the JSON form; raises `ModelFileError` when a field is missing or wrong."""
         try:
             return cls(
                 rank=Logistic.from_dict(data["rank"]),

@@ -1,14 +1,14 @@
 """Stopping a generation whose reader has gone.
 
-Whoever runs answers for a client (the HTTP API, MCP) makes a :class:`Cancel` for the
-request and calls :meth:`Cancel.cancel` when the client disconnects. The code that
+Whoever runs answers for a client (the HTTP API, MCP) makes a `Cancel` for the
+request and calls `Cancel.cancel()` when the client disconnects. The code that
 generates (the llama.cpp token loop, the stream from a remote LLM server, the wait for
-the shared model) calls :func:`check_cancelled` between tokens; once cancelled (or once
-:data:`SHUTDOWN` is set), that raises :class:`GenerationCancelled` there, which unwinds
+the shared model) calls `check_cancelled()` between tokens; once cancelled (or once
+`SHUTDOWN` is set), that raises `GenerationCancelled` there, which unwinds
 the generation and releases the model at once instead of after its last token.
 
-The :class:`Cancel` reaches that code through a context variable that
-:func:`cancellable` sets around each step of the stream, so nothing in between has to
+The `Cancel` reaches that code through a context variable that
+`cancellable()` sets around each step of the stream, so nothing in between has to
 pass it along.
 """
 
@@ -36,8 +36,8 @@ class GenerationCancelled(BaseException):  # noqa: N818 - a signal like Keyboard
     """Raised between tokens once a generation is cancelled.
 
     A ``BaseException``, so the ``except Exception`` handlers that turn failures into
-    user errors let it through to :func:`cancellable`, which turns it into
-    :class:`ClientGone` or :class:`ShuttingDown`.
+    user errors let it through to `cancellable()`, which turns it into
+    `ClientGone` or `ShuttingDown`.
     """
 
 
@@ -58,7 +58,7 @@ class ShuttingDown(CitewiseError):
 class Cancel:
     """The cancel switch of one request: set once, read from any thread.
 
-    Streams opened under it (:func:`cancellable`) are closed by :meth:`cancel` unless a
+    Streams opened under it (`cancellable()`) are closed by `cancel()` unless a
     thread is advancing them at that moment, in which case that thread stops at the
     next token.
     """
@@ -93,7 +93,7 @@ _CURRENT: contextvars.ContextVar[Cancel | None] = contextvars.ContextVar("citewi
 
 
 def current() -> Cancel | None:
-    """The :class:`Cancel` of the request being served here, if any."""
+    """The `Cancel` of the request being served here, if any."""
     return _CURRENT.get()
 
 
@@ -104,14 +104,14 @@ def cancelled() -> bool:
 
 
 def check_cancelled() -> None:
-    """Raise :class:`GenerationCancelled` when the current generation should stop."""
+    """Raise `GenerationCancelled` when the current generation should stop."""
     if cancelled():
         raise GenerationCancelled
 
 
 @contextlib.contextmanager
 def cancel_scope(switch: Cancel | None) -> Iterator[None]:
-    """Code run inside sees ``switch`` through :func:`cancelled`."""
+    """Code run inside sees ``switch`` through `cancelled()`."""
     token = _CURRENT.set(switch)
     try:
         yield
@@ -121,7 +121,7 @@ def cancel_scope(switch: Cancel | None) -> Iterator[None]:
 
 @contextlib.contextmanager
 def acquired(lock: threading.Lock) -> Iterator[None]:
-    """Hold ``lock``; waiting for it ends with :class:`GenerationCancelled` when cancelled.
+    """Hold ``lock``; waiting for it ends with `GenerationCancelled` when cancelled.
 
     So a request queued behind a long generation leaves the queue when its client goes.
     """

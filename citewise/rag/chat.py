@@ -47,11 +47,11 @@ def clean_question(question: str) -> str:
 
 
 def normalize_history(history: Iterable[Any] | None) -> list[Message]:
-    """Earlier turns as :class:`Message` objects, user and assistant turns only.
+    """Earlier turns as `Message` objects, user and assistant turns only.
 
     Accepts OpenAI-style dicts (``{"role", "content"}``, content as text or parts),
     (user, assistant) pairs, and message objects with ``role`` and ``content``
-    (:class:`Message`, LlamaIndex's ``ChatMessage``). System and tool turns are left out.
+    (`Message`, LlamaIndex's ``ChatMessage``). System and tool turns are left out.
 
     Raises:
         QuestionError: an item is none of these (the message names its position and type).

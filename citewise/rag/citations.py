@@ -125,7 +125,7 @@ class Answer:
         closest: for a refusal, the passages that came closest (not citations: they do
             not answer the question), so the reader sees what the documents do cover.
         disagreement: set when documents give different values for the fact asked
-            for; the answer then quotes and cites each (see :mod:`citewise.rag.conflicts`).
+            for; the answer then quotes and cites each (see `citewise.rag.conflicts`).
     """
 
     text: str
@@ -163,7 +163,7 @@ class Answer:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Answer:
-        """Rebuild an answer from :meth:`to_dict` output (for clients of the JSON form)."""
+        """Rebuild an answer from `to_dict()` output (for clients of the JSON form)."""
         cites = [Citation.from_dict(c) for c in data["citations"]]
         sentences = [SentenceCheck(**s) for s in data["sentences"]] if "sentences" in data else None
         return cls(

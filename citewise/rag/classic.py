@@ -1,7 +1,7 @@
 """The classic extractive scorer: a hand-weighted sum of similarity, shared words and regex answer types.
 
 Kept as an option (``answer_model = "classic"``) beside the default fitted answerability model
-(:mod:`citewise.rag.extractive`, ``answer_model = "fitted"``), which does better on the test
+(`citewise.rag.extractive`, ``answer_model = "fitted"``), which does better on the test
 splits and refuses more near-topic questions, at a cost on the seed suite; see docs/answers.md
 for both sets of figures. Its weights and ``min_score`` were chosen on the seed suite.
 """

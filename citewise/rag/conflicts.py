@@ -20,7 +20,7 @@ Names are compared only when each sentence names exactly one candidate, so a lis
 and Square Enix") and a different list from another report are not a disagreement: they
 add up. Dates or numbers that cannot be compared ("last week", "a few") never are one.
 The answer then says so and quotes both: "The documents disagree: “A” says “...” [1];
-“B” says “...” [2]." and :class:`~citewise.rag.citations.Disagreement` lists the values.
+“B” says “...” [2]." and `Disagreement` lists the values.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class Conflict:
         return parts, [a, b]
 
     def disagreement(self, citations: list[Citation]) -> Disagreement:
-        """The :class:`Disagreement`, pointing at ``citations`` (the lead's, then the rival's)."""
+        """The `Disagreement`, pointing at ``citations`` (the lead's, then the rival's)."""
         claims = [ClaimedValue(v, c.n, c.doc_id) for v, c in zip(self.values, citations, strict=True)]
         return Disagreement(about=self.about, claims=claims)
 
@@ -124,7 +124,7 @@ def add_to(answer: Answer, conflict: Conflict, answerer: ExtractiveAnswerer) -> 
     """Add both claims to a written (generative) answer; returns the text added.
 
     When the answer already cites a quote of each value from two documents, only
-    :attr:`~citewise.rag.citations.Answer.disagreement` is set (and "" returned). Else the
+    `disagreement` is set (and "" returned). Else the
     claims are appended as one more sentence with two new citations numbered after the
     answer's own, so whatever the LLM wrote, the reader sees both sources.
     """

@@ -4,7 +4,7 @@ Each candidate (a sentence of a retrieved passage, or a sentence with its neighb
 only the neighbour holds what the question asks for) gets a few features: similarity,
 shared words, whether it holds an entity of the wanted type, whether the question's own
 names are met nearby, whether it names another year... The answerability model
-(:mod:`citewise.rag.answerability`) turns them into a probability; the best candidate is
+(`citewise.rag.answerability`) turns them into a probability; the best candidate is
 quoted when that probability reaches the refusal threshold (``min_score``).
 """
 

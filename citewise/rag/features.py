@@ -1,7 +1,7 @@
 """What the answerability model sees of a candidate sentence, and which lines are no statements.
 
 Every function here is plain text processing; entities come in already computed
-(:mod:`citewise.rag.entities`), similarities from the embedding model.
+(`citewise.rag.entities`), similarities from the embedding model.
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def candidate_features(
 
     ``context`` is the candidate with its neighbouring sentences and its document's title;
     ``entities`` the candidate's own named entities; ``weights`` the question's words
-    weighted by :func:`term_weights` (uniform when not given).
+    weighted by `term_weights()` (uniform when not given).
     """
     s_terms = content_terms(text)
     weights = weights if weights is not None else dict.fromkeys(own_terms, 1.0)

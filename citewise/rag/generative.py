@@ -2,7 +2,7 @@
 
 The LLM sees the retrieved passages as numbered sources inside a delimited data block
 and cites them as ``[n]``. Its output is split into sentences as it streams; each
-sentence is checked against the sources (:mod:`citewise.rag.verify`) before it is shown:
+sentence is checked against the sources (`citewise.rag.verify`) before it is shown:
 
 - supported sentences are shown with the number of the source that supports them
   (numbers pointing to no source are removed; a wrong number is replaced by the source
@@ -214,7 +214,7 @@ class GenerativeMode:
     def stream(
         self, question: str, query: str, passages: list[Passage], history: list[Message]
     ) -> Iterator[StreamItem]:
-        """Yield checked sentences as the LLM writes them, then the finished :class:`Answer`."""
+        """Yield checked sentences as the LLM writes them, then the finished `Answer`."""
         started = time.perf_counter()
         answerer = self.extractive.answerer
         ranked = answerer.score(question, query, answerer.candidates(passages))
@@ -331,7 +331,7 @@ class GenerativeMode:
         return "; ".join(notes)
 
     def _call(self, fn: Callable[[], Any], stream: bool = False) -> Any:
-        """Run an LLM call, turning client errors into one-line :class:`LLMError`."""
+        """Run an LLM call, turning client errors into one-line `LLMError`."""
         try:
             result = fn()
             return _guarded(result, self._llm) if stream else result
@@ -369,7 +369,7 @@ def build_generative_mode(assistant: Any, llm: LLM | None = None) -> GenerativeM
     """The generative mode wired from an Assistant's settings, embedder and extractive mode.
 
     Args:
-        assistant: the :class:`~citewise.assistant.Assistant` to serve.
+        assistant: the `Assistant` to serve.
         llm: any LlamaIndex LLM; default the one the settings describe (loaded on first use).
     """
     s = assistant.settings

@@ -61,7 +61,7 @@ def _node(chunk: ChunkRecord) -> TextNode:
 class KeywordIndex:
     """BM25 over the committed chunks, rebuilt only when the store's revision changes.
 
-    The built index is saved under the data folder (:mod:`citewise.index.keywords`), so a
+    The built index is saved under the data folder (`citewise.index.keywords`), so a
     new process loads it instead of reading every chunk back from the store.
     """
 
@@ -100,7 +100,7 @@ class KeywordIndex:
             return self._registry
 
     def search(self, query: str, n: int) -> list[ChunkRecord]:
-        """The ``n`` best keyword matches (call :meth:`refresh` first)."""
+        """The ``n`` best keyword matches (call `refresh()` first)."""
         with self._lock:
             index = self._index
         if index is None:

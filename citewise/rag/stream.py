@@ -1,7 +1,7 @@
 """An answer as it is written: text deltas, then the finished Answer.
 
-:meth:`citewise.Assistant.stream` returns an :class:`AnswerStream`. Iterating it gives what
-it always gave (``str`` deltas, then the :class:`~citewise.rag.citations.Answer`), so
+`citewise.Assistant.stream()` returns an `AnswerStream`. Iterating it gives what
+it always gave (``str`` deltas, then the `Answer`), so
 existing loops keep working; a caller that wants only the text, or only the answer, needs
 no ``isinstance``::
 
@@ -25,10 +25,10 @@ StreamItem = str | Answer
 
 
 class AnswerStream(Iterator[StreamItem]):
-    """Text deltas, then the finished :class:`Answer`; :meth:`deltas` and :meth:`answer` pick one.
+    """Text deltas, then the finished `Answer`; `deltas()` and `answer()` pick one.
 
     Nothing runs until the first item is asked for (so errors such as an empty question are
-    raised there). :meth:`close` stops the underlying generation.
+    raised there). `close()` stops the underlying generation.
     """
 
     def __init__(self, items: Iterable[StreamItem]) -> None:
@@ -45,7 +45,7 @@ class AnswerStream(Iterator[StreamItem]):
         return item
 
     def deltas(self) -> Iterator[str]:
-        """The text deltas only; the Answer that ends the stream is kept for :meth:`answer`."""
+        """The text deltas only; the Answer that ends the stream is kept for `answer()`."""
         for item in self:
             if isinstance(item, str):
                 yield item

@@ -1,6 +1,6 @@
 """What the chat page's buttons do, as plain functions over the Assistant (no gradio here).
 
-Each one calls the :class:`~citewise.assistant.Assistant` facade and turns its result, or
+Each one calls the `Assistant` facade and turns its result, or
 the one-line error a user can meet, into what the page shows.
 """
 
@@ -47,11 +47,11 @@ STOPPED = "⏹ Stopped before the answer was finished."
 class Answering:
     """The answers being written, per browser session, so that they can be stopped.
 
-    The chat runs each answer under a :class:`~citewise.rag.cancel.Cancel` (:meth:`track`);
-    :meth:`cancel` sets the switches of a session's answers when its tab is closed or its
+    The chat runs each answer under a `Cancel` (`track()`);
+    `cancel()` sets the switches of a session's answers when its tab is closed or its
     Stop button is pressed. A generation then stops at its next token and releases the
     model, and an answer still waiting for the model leaves the queue (see
-    :mod:`citewise.rag.cancel`). Gradio alone would only stop asking the answer for more
+    `citewise.rag.cancel`). Gradio alone would only stop asking the answer for more
     after the step it is running, which with a generative answer can be the whole answer.
     """
 
@@ -101,7 +101,7 @@ def ask(
 ) -> Iterator[ChatUpdate]:
     """Stream the answer to ``question``: the growing text, then the cited answer and its sources.
 
-    With ``cancel``, setting it stops the answer between two tokens (it ends with :data:`STOPPED`).
+    With ``cancel``, setting it stops the answer between two tokens (it ends with `STOPPED`).
     """
     kept = list(turns or [])[-MAX_TURNS:]
     messages = render.chat_messages(kept)

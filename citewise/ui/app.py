@@ -1,6 +1,6 @@
 """The Gradio chat: cited answers you can check, documents you can manage.
 
-``build_app(assistant)`` returns a :class:`gradio.Blocks` that a caller can ``launch()``
+``build_app(assistant)`` returns a `gradio.Blocks` that a caller can ``launch()``
 (see ``citewise ui``) or mount in a FastAPI app with ``gr.mount_gradio_app``. It needs no
 launch-time CSS: the styles ship with the components that use them.
 """
@@ -63,7 +63,7 @@ INTRO = (
 
 
 def build_app(assistant: Any) -> Any:
-    """Build the chat app over ``assistant`` (a :class:`citewise.Assistant`).
+    """Build the chat app over ``assistant`` (a `citewise.Assistant`).
 
     Args:
         assistant: the facade every action goes through; the UI holds no retrieval or answer logic.

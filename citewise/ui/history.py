@@ -1,7 +1,7 @@
 """The chat page's workspace parts: the collection selector, and the saved-conversation list.
 
-Plain functions first (over the Assistant, the per-collection :class:`~citewise.collections.Workspaces`
-and the :class:`~citewise.conversations.ConversationStore`; no gradio), then the functions that
+Plain functions first (over the Assistant, the per-collection `Workspaces`
+and the `ConversationStore`; no gradio), then the functions that
 add the components to a page and wire them. A conversation belongs to the signed-in user
 (``--auth``), or to everyone when there is no login.
 """
@@ -26,7 +26,7 @@ def _errors() -> tuple[type[BaseException], ...]:
 
 # ---- plain functions ----------------------------------------------------------------
 def workspaces(assistant: Any) -> Any:
-    """The :class:`~citewise.collections.Workspaces` over ``assistant`` (shared with the API and MCP)."""
+    """The `Workspaces` over ``assistant`` (shared with the API and MCP)."""
     from citewise.collections import Workspaces
 
     return Workspaces.of(assistant)
@@ -176,7 +176,7 @@ def wire_conversations(
 
     Args:
         chat: the chat tab's components (``turns``, ``chatbot``, ``sources``, ``new_chat``).
-        panel: :func:`conversation_panel`'s components.
+        panel: `conversation_panel()`'s components.
         settings: the settings components (``collection``, the selector, and ``scores``).
         answered: the events that answer a question (each gets a ``.then`` that saves the turn).
     """

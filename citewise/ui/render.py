@@ -193,7 +193,7 @@ def answer_state(answer: Answer) -> dict[str, Any]:
 
 
 def answer_from_state(data: dict[str, Any]) -> Answer:
-    """The inverse of :func:`answer_state`."""
+    """The inverse of `answer_state()`."""
     return Answer.from_dict(data)
 
 

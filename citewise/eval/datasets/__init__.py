@@ -1,14 +1,14 @@
 """Evaluation datasets: the seed fact suite (YAML), LlamaIndex ``LabelledRagDataset`` files, SQuAD 2.0.
 
-Three shapes of case share one class, :class:`EvalCase`:
+Three shapes of case share one class, `EvalCase`:
 
 * fact cases (``seed_facts.yaml`` or any YAML in that schema): expected strings or
   patterns, the documents and passages that must be cited, or ``refuse: true``;
 * reference cases (``rag_dataset.json``): a reference answer and reference contexts;
-* SQuAD cases (:mod:`citewise.eval.datasets.squad`): answer texts (``expect.any_of``)
+* SQuAD cases (`citewise.eval.datasets.squad`): answer texts (``expect.any_of``)
   and the paragraph they come from, or ``refuse: true`` for unanswerable questions.
 
-Named sets (:data:`NAMED`) split the shared data into a tune half, used to choose
+Named sets (`NAMED`) split the shared data into a tune half, used to choose
 weights and thresholds, and a test half, used only to report: see ``docs/evaluation.md``.
 
 Example:
@@ -104,7 +104,7 @@ def _parse_history(raw: Any, where: str) -> tuple[dict[str, str], ...]:
 
 
 def parse_case(raw: Any, index: int) -> EvalCase:
-    """Validate one YAML case and turn it into an :class:`EvalCase`."""
+    """Validate one YAML case and turn it into an `EvalCase`."""
     where = f"case {index + 1}"
     if not isinstance(raw, dict):
         raise DatasetError(f"{where} must be a mapping")
@@ -305,7 +305,7 @@ def load_dataset(spec: str | Path) -> EvalDataset:
     """A named set, a YAML fact suite, a LabelledRagDataset (JSON file or folder) or a SQuAD file.
 
     Args:
-        spec: one of :data:`NAMED` (``seed``, ``squad-normans``, ``squad-complexity``,
+        spec: one of `NAMED` (``seed``, ``squad-normans``, ``squad-complexity``,
             ``blockchain``, ``blockchain-tune``, ``blockchain-test``); ``squad:PATH`` or
             ``squad:PATH#Article`` (one article of a SQuAD 2.0 file); or a path.
 

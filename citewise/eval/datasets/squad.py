@@ -35,7 +35,7 @@ def is_squad(data: Any) -> bool:
 
 
 def read_squad(path: Path) -> dict[str, Any]:
-    """Parse a SQuAD JSON file (raises :class:`DatasetError` when it is not one)."""
+    """Parse a SQuAD JSON file (raises `DatasetError` when it is not one)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -79,7 +79,7 @@ def _cases(article: str, number: int, paragraph: dict[str, Any], where: str) -> 
 
 
 def squad_dataset(path: Path, article: str = "", *, name: str = "", role: str = "") -> EvalDataset:
-    """Read a SQuAD file as an :class:`EvalDataset` of kind ``squad``.
+    """Read a SQuAD file as an `EvalDataset` of kind ``squad``.
 
     Args:
         path: the SQuAD JSON file.
