@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "corpus"
-DATASET = ROOT.parent / "shared" / "datasets" / "llama_blockchain_solana"
+# the shared datasets: $CITEWISE_SHARED when set (a clone outside the workspace), else ../shared
+SHARED = Path(os.environ["CITEWISE_SHARED"]) if os.environ.get("CITEWISE_SHARED") else ROOT.parent / "shared"
+DATASET = SHARED / "datasets" / "llama_blockchain_solana"
 PDF = DATASET / "source_files" / "BlockchainSolana.pdf"
 
 SAMPLE_QUESTIONS = [

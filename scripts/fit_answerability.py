@@ -35,7 +35,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "datasets"
+SHARED = (
+    Path(os.environ["CITEWISE_SHARED"]) if os.environ.get("CITEWISE_SHARED") else ROOT.parent / "shared"
+) / "datasets"
 SQUAD = SHARED / "squad2_dev" / "dev-v2.0-subset.json"
 BLOCKCHAIN = SHARED / "llama_blockchain_solana"
 WORK = Path(os.environ.get("CITEWISE_FIT_DIR", "/tmp/citewise-fit"))

@@ -19,7 +19,9 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
-SHARED = ROOT.parent / "shared"
+# the shared datasets: $CITEWISE_SHARED when set (a clone outside the workspace), else ../shared
+SHARED_ENV = os.environ.get("CITEWISE_SHARED")
+SHARED = Path(SHARED_ENV) if SHARED_ENV else ROOT.parent / "shared"
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +30,8 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key in list(os.environ):
         if key.startswith("CITEWISE_"):
             monkeypatch.delenv(key)
+    if SHARED_ENV:  # where the shared datasets are is not a setting: keep it
+        monkeypatch.setenv("CITEWISE_SHARED", SHARED_ENV)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.chdir(tmp_path)
 
