@@ -50,7 +50,7 @@ test: setup browser lint
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not browser" $(PYTEST_ARGS)
 
-# benchmark: ours vs plain LlamaIndex in one run; writes bench/results.json and bench/RESULTS.md (~15 min)
+# benchmark: ours vs plain LlamaIndex in one run; writes bench/results.json and bench/RESULTS.md (~17 min quiet)
 bench: setup
 	$(PY) -m bench.run
 
