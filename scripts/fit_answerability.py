@@ -355,7 +355,12 @@ GRID_C = (0.1, 1.0, 10.0)
 
 
 def _fit_answer(
-    tune: dict[str, Any], per_set: dict[str, int], rank: Any, c: float, answer_features: tuple[str, ...]
+    tune: dict[str, Any],
+    per_set: dict[str, int],
+    rank: Any,
+    c: float,
+    answer_features: tuple[str, ...],
+    group: dict[str, float],
 ) -> Any:
     """Answerability model, threshold and window for a given ranker; (tune score, model, rows)."""
     import numpy as np
@@ -367,7 +372,7 @@ def _fit_answer(
         for cands in _questions(tune[n]).values():
             for cand in _ranked(model, cands)[:HEAD]:
                 tops.append({**cand, "label": bool(cand["label"]) and not cand["refuse"]})
-    w = np.array([100.0 * GROUP.get(r["set"], 1.0) / per_set[r["set"]] for r in tops])
+    w = np.array([100.0 * group.get(r["set"], 1.0) / per_set[r["set"]] for r in tops])
     answer = _logistic(answer_features, tops, w, c)
     model = Answerability(rank=rank, answer=answer, threshold=0.5)
     # threshold and runner-up window: the best mean share of questions decided right. The score
@@ -376,8 +381,8 @@ def _fit_answer(
     scores: dict[tuple[float, float], float] = {}
     for t in np.arange(0.05, 0.95, 0.01):
         for win in (0.0, 0.05, 0.1, 0.2, 0.3):
-            score = sum(GROUP.get(n, 1.0) * simulate(model, tune[n], float(t), win) for n in tune)
-            scores[(round(float(t), 2), win)] = score / sum(GROUP.get(n, 1.0) for n in tune)
+            score = sum(group.get(n, 1.0) * simulate(model, tune[n], float(t), win) for n in tune)
+            scores[(round(float(t), 2), win)] = score / sum(group.get(n, 1.0) for n in tune)
     (_, window), top = max(scores.items(), key=lambda kv: kv[1])
     near = sorted(t for (t, w), v in scores.items() if w == window and v >= top - 0.005)
     threshold = near[len(near) // 2]
@@ -397,10 +402,8 @@ def fit(with_swapped: bool = False) -> None:
     """Fit on the tune split: first the ranker (by how often its best candidate is right), then the answerability model."""
     import sklearn
 
-    global GROUP
     names = TUNE | SWAPPED if with_swapped else TUNE
-    if with_swapped:
-        GROUP = GROUP_SWAPPED
+    group = GROUP_SWAPPED if with_swapped else GROUP
     tune = {n: json.loads((WORK / f"features-{n}.json").read_text()) for n in sorted(names)}
     per_set = {n: len(_questions(tune[n])) for n in tune}
     # 1. ranking: pairs (right, wrong candidate) of each answerable question, so that what is the
@@ -428,7 +431,7 @@ def fit(with_swapped: bool = False) -> None:
     results = []
     for c in GRID_C:
         for a_label, a_feats in ANSWER_SETS.items():
-            score, model, rows = _fit_answer(tune, per_set, rank, c, a_feats)
+            score, model, rows = _fit_answer(tune, per_set, rank, c, a_feats, group)
             print(f"answer C={c:<5} {a_label:10} tune score {score:.4f}")
             results.append((score, c, f"{rank_label} / {a_label}", model, rows))
     score, c, label, model, rows = _noise_free_best(results, lambda r: len(r[3].answer.features))

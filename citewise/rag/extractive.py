@@ -263,10 +263,11 @@ class ExtractiveAnswerer:
             seen_terms |= content_terms(s.context)
         unseen = len(own_terms - seen_terms) / max(1, len(own_terms))
         first_doc = sentences[0].passage.chunk.id
-        weights = term_weights(own_terms, [content_terms(s.text) for s in sentences])
-        for s, vec, e in zip(sentences, self.embeddings(sentences), ents, strict=True):
+        texts_terms = [content_terms(s.text) for s in sentences]
+        weights = term_weights(own_terms, texts_terms)
+        vectors = self.embeddings(sentences)
+        for s, vec, e, s_terms in zip(sentences, vectors, ents, texts_terms, strict=True):
             dense = max(_dot(qvec, vec), _dot(own_vec, vec))
-            s_terms = content_terms(s.text)
             lexical = len(q_terms & s_terms) / math.sqrt(max(1, len(q_terms)) * max(1, len(s_terms)) ** 0.5)
             s.features = {
                 "dense": dense,
