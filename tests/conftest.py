@@ -119,9 +119,18 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
 
 # ---- HTTP API servers (citewise serve in a subprocess) ---------------------------------
 class CitewiseServer:
-    """A `citewise serve` subprocess on 127.0.0.1; ``url`` is its base URL."""
+    """A `citewise serve` subprocess on 127.0.0.1; ``url`` is its base URL.
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, args: list[str] | None = None) -> None:
+    Returns once MCP and the UI are mounted too, unless ``wait_for_parts`` is False.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+        wait_for_parts: bool = True,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -134,9 +143,28 @@ class CitewiseServer:
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=full_env, cwd=data_dir)
         try:
             wait_for_port(self.port, timeout=180, proc=self.proc)
+            if wait_for_parts:
+                self.wait_for_parts()
         except Exception:
             self.stop()
             raise RuntimeError(f"citewise serve did not start:\n{self.log_path.read_text()[-3000:]}") from None
+
+    def health(self) -> dict:
+        import httpx
+
+        return httpx.get(f"{self.url}/healthz", timeout=60).json()
+
+    def wait_for_parts(self, timeout: float = 180.0) -> dict:
+        """Wait until no part is 'starting' (serve builds MCP and the UI after /healthz answers); the parts."""
+        deadline = time.monotonic() + timeout  # a hang guard, not a speed check
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}")
+            parts = self.health()["parts"]
+            if "starting" not in parts.values():
+                return parts
+            time.sleep(0.2)
+        raise TimeoutError(f"parts still starting: {parts}")
 
     def stop(self) -> None:
         stop_process(self.proc)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, Request, UploadFile
@@ -37,6 +37,7 @@ from citewise.api.models import (
     SearchResponse,
     UploadResponse,
 )
+from citewise.api.parts import Pending, late_parts, mcp_app, mount_ui
 from citewise.api.workspaces import WorkspaceState, chat_turn, model_cards, split_model, workspace_routes
 from citewise.errors import CitewiseError
 
@@ -65,6 +66,8 @@ def create_app(
     max_json_bytes: int = MAX_JSON_BYTES,
     host: str = "127.0.0.1",
     ui_auth: tuple[str, str] | None = None,
+    later: bool = False,
+    announce: Callable[[Any], None] | None = None,
 ) -> FastAPI:
     """The HTTP service over ``assistant``.
 
@@ -77,6 +80,9 @@ def create_app(
         host: the address served; on loopback, MCP refuses other Host headers (DNS rebinding).
         ui_auth: (user, password) the UI asks for (default: ``$CITEWISE_UI_AUTH``). With an
             API key set and no UI login, the UI is not mounted: every path needs credentials.
+        later: build MCP and the UI in a thread once the server runs (``citewise serve``); until
+            then their paths answer 503 with Retry-After, and ``/healthz`` says which parts are ready.
+        announce: called with each late part (`citewise.api.late.Part`) when it is ready or failed.
 
     Returns:
         A FastAPI app; run it with uvicorn (``citewise serve`` does).
@@ -84,16 +90,18 @@ def create_app(
     from citewise import __version__
 
     mcp_server = None
-    if mcp:
+    if mcp and not later:
         from citewise.api.mcp_tools import build_mcp_server
 
         mcp_server = build_mcp_server(assistant)
+    parts: dict[str, str] = {"api": "ready", "mcp": "off", "ui": "off"}  # what /healthz reports
+    late = late_parts(assistant, parts, mcp=mcp, ui=ui, host=host, auth=ui_auth, announce=announce) if later else None
     app = FastAPI(
         title="citewise",
         version=__version__,
         description="Answers about your documents, with citations you can check. "
         "POST /v1/chat/completions speaks OpenAI's chat format.",
-        lifespan=_lifespan(mcp_server),
+        lifespan=_lifespan(mcp_server, late),
     )
     key = assistant.settings.api_key
     upload_bytes = assistant.settings.max_upload_mb * 1024 * 1024
@@ -108,14 +116,22 @@ def create_app(
     _document_routes(router, assistant, upload_bytes, spaces)
     workspace_routes(router, spaces)
     app.include_router(router)
-    _health_route(app, assistant)
+    _health_route(app, assistant, parts)
     mounted = ["/v1", "/docs", "/healthz"]
-    if mcp_server is not None:
-        app.mount("/mcp", _mcp_app(mcp_server, host))
-        mounted.append("/mcp")
-    if ui is not False and _mount_ui(app, assistant, required=bool(ui), auth=ui_auth):
-        mounted.append("/ui")
+    if late is not None:
+        for part in late.parts:  # answered by Pending (503, or 401 without the key) until built
+            app.mount(part.path, Pending(part, key))
+            mounted.append(part.path)
+    else:
+        if mcp_server is not None:
+            app.mount("/mcp", mcp_app(mcp_server, host))
+            mounted.append("/mcp")
+            parts["mcp"] = "ready"
+        if ui is not False and mount_ui(app, assistant, required=bool(ui), auth=ui_auth):
+            mounted.append("/ui")
+            parts["ui"] = "ready"
     app.state.mounted = mounted
+    app.state.parts = parts
     _index_route(app, mounted)
     return app
 
@@ -141,26 +157,14 @@ _ENDPOINTS = {
 }
 
 
-def _mcp_app(mcp_server: Any, host: str) -> Any:
-    """MCP over streamable HTTP, stateless so any process behind a load balancer can answer."""
-    security = None
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        from mcp.server.transport_security import TransportSecuritySettings
-
-        # reached under names we cannot know (a load balancer's); protect it with the API key
-        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    return mcp_server.streamable_http_app(
-        streamable_http_path="/", stateless_http=True, json_response=True, transport_security=security, host=host
-    )
-
-
-def _lifespan(mcp_server: Any) -> Any:
+def _lifespan(mcp_server: Any, late: Any) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if mcp_server is None:
-            yield
-            return
-        async with mcp_server.session_manager.run():
+        async with contextlib.AsyncExitStack() as stack:
+            if mcp_server is not None:
+                await stack.enter_async_context(mcp_server.session_manager.run())
+            if late is not None:
+                await stack.enter_async_context(late.running())
             yield
 
     return lifespan
@@ -317,40 +321,12 @@ def _document_routes(router: APIRouter, assistant: Any, upload_bytes: int, space
         return RemoveResponse(removed=doc_id)
 
 
-def _health_route(app: FastAPI, assistant: Any) -> None:
+def _health_route(app: FastAPI, assistant: Any, parts: dict[str, str]) -> None:
     from citewise import __version__
 
     @app.get("/healthz", response_model=Health, responses={503: ERRORS[503]}, summary="Liveness and store check")
     def healthz() -> Health:
         where = assistant.settings.chroma_url or "embedded"
-        return Health(version=__version__, documents=len(assistant.documents()), store=where)
+        return Health(version=__version__, documents=len(assistant.documents()), store=where, parts=dict(parts))
 
     app.head("/healthz", include_in_schema=False)(healthz)  # load balancers probe with HEAD
-
-
-def _mount_ui(app: FastAPI, assistant: Any, *, required: bool, auth: tuple[str, str] | None = None) -> bool:
-    """Mount the Gradio chat at /ui; False when it is not installed (and not required) or has no login
-    while an API key is set."""
-    import importlib.util
-
-    if importlib.util.find_spec("citewise.ui.app") is None:
-        if required:
-            raise RuntimeError("the chat UI is not installed (citewise.ui.app is missing)")
-        return False
-    import os
-
-    from citewise.ui.command import AUTH_ENV, _offline_gradio, parse_auth, ui_refusal
-
-    auth = auth or parse_auth(os.environ.get(AUTH_ENV))
-    refusal = ui_refusal(assistant.settings.api_key, auth)
-    if refusal:
-        logger.info(refusal)
-        return False
-    _offline_gradio()
-    import gradio as gr
-
-    from citewise.ui.app import build_app
-
-    mb = assistant.settings.max_upload_mb
-    gr.mount_gradio_app(app, build_app(assistant), path="/ui", auth=auth, max_file_size=f"{mb}mb")
-    return True

@@ -65,10 +65,12 @@ def serve(
     refusal = ui_refusal(settings.api_key, login) if ui is not False else ""
     if refusal:
         click.echo(f"citewise: warning: {refusal}", err=True)
-    app = create_app(assistant, ui=ui, mcp=mcp, host=host, ui_auth=login)
+    # MCP and the UI are built in a thread once the server runs: /healthz answers without waiting for them
+    app = create_app(assistant, ui=ui, mcp=mcp, host=host, ui_auth=login, later=True, announce=announcer(host, port))
     start_watch(assistant, watch_paths)  # --watch: keep a folder indexed in-process
     warmed()  # ready (the line below, /healthz) means the first question is as fast as the next
-    click.echo(startup_line(host, port, app.state.mounted), err=True)
+    starting = {p for p, state in app.state.parts.items() if state == "starting"}
+    click.echo(startup_line(host, port, app.state.mounted, {f"/{p}" for p in starting}), err=True)
     if assistant.is_empty():
         from citewise.assistant import NO_DOCUMENTS
 
@@ -98,11 +100,28 @@ def run_server(app: Any, host: str, port: int, log_level: str) -> None:
 _NAMES = {"/v1": "API", "/docs": "API docs", "/healthz": "health", "/mcp": "MCP", "/ui": "chat UI"}
 
 
-def startup_line(host: str, port: int, mounted: list[str]) -> str:
-    """One line naming every path the server answers on."""
+def _base(host: str, port: int) -> str:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    base = f"http://{shown}:{port}"
-    return f"citewise serving {base}: " + ", ".join(f"{_NAMES.get(p, p)} {p}" for p in mounted)
+    return f"http://{shown}:{port}"
+
+
+def startup_line(host: str, port: int, mounted: list[str], starting: set[str] = set()) -> str:  # noqa: B006
+    """One line naming every path the server answers on (``starting``: paths still being built)."""
+    names = [f"{_NAMES.get(p, p)} {p}" + (" (starting)" if p in starting else "") for p in mounted]
+    return f"citewise serving {_base(host, port)}: " + ", ".join(names)
+
+
+def announcer(host: str, port: int) -> Any:
+    """Prints one line when a part built after start-up (MCP, the UI) is ready, or why it failed."""
+
+    def announce(part: Any) -> None:
+        if part.state == "ready":
+            slash = "/" if part.path == "/ui" else ""
+            click.echo(f"citewise: {part.label} is ready at {_base(host, port)}{part.path}{slash}", err=True)
+        else:
+            click.echo(f"citewise: warning: {part.label} failed to start ({part.why}); the API serves on", err=True)
+
+    return announce
 
 
 def quiet_libraries(log_level: str) -> None:

@@ -246,3 +246,8 @@ class Health(BaseModel):
     version: str
     documents: int
     store: str
+    parts: dict[str, str] = Field(
+        default_factory=dict,
+        description="api, mcp and ui: 'ready', 'starting' (built after start-up; its path answers 503 "
+        "with Retry-After), 'failed' or 'off'. 200 means the API is ready to answer.",
+    )
