@@ -15,6 +15,11 @@ Splits (fixed, never mixed):
   the answerability model and its refusal threshold by the share of tune questions decided right.
 * test: SQuAD 2.0 article ``Computational_complexity_theory`` and the other blockchain questions
   (q002, q004..., ``blockchain-test``).
+* "removed" sets, one per SQuAD article (``removed-normans`` tune, ``removed-complexity`` test): each
+  answerable question asked without the paragraph it was written on (retrieval skips it), so the
+  rest of the article is near-topic text that does not hold the answer; all to be refused.
+  ``report`` gives the shipped model's share refused (decided on the collected candidates);
+  ``fit --with-removed`` adds the tune one to the tune split (measured, not shipped: docs/answers.md).
 * the seed suite over corpus/ is a regression gate (``report`` runs it), never fitting data.
 
 A candidate is labelled right when it holds one of the question's SQuAD answers, or (blockchain)
@@ -47,6 +52,9 @@ TUNE = {"squad-Normans", "blockchain-tune", "offtopic-normans", "offtopic-blockc
 # the swapped sets (near-topic questions whose answer is absent; see `swapped`) join the tune split
 # with `fit --with-swapped`; the shipped model is fitted without them (docs/answers.md says why)
 SWAPPED = {"swapped-normans", "swapped-blockchain"}
+# the removed-evidence set (answerable Normans questions asked without their paragraph, all to refuse)
+# joins the tune split with `fit --with-removed`, weighing as one set
+REMOVED = {"removed-normans"}
 # the two off-topic sets weigh as one set; with --with-swapped, the four sets all to be refused
 # weigh as one set together, so that questions to answer and to refuse keep weighing 1.5 to 1.5
 GROUP = {"offtopic-normans": 0.5, "offtopic-blockchain": 0.5}
@@ -63,8 +71,10 @@ SETS = {
     "offtopic-blockchain": "tune",
     "swapped-normans": "tune",
     "swapped-blockchain": "tune",
+    "removed-normans": "tune",
     "squad-Computational_complexity_theory": "test",
     "blockchain-test": "test",
+    "removed-complexity": "test",
 }
 
 
@@ -75,6 +85,7 @@ class Case:
     answers: list[str] = field(default_factory=list)  # SQuAD answer texts (empty: unanswerable)
     contexts: list[str] = field(default_factory=list)  # blockchain reference contexts
     refuse: bool = False
+    exclude: str = ""  # a document file this question is asked without (its evidence removed)
 
 
 def squad_cases(article: str) -> tuple[Path, list[Case]]:
@@ -161,8 +172,36 @@ def swapped(name: str, own_texts: list[str], cases: list[Case]) -> list[Case]:
     return out
 
 
+def removed(article: str, folder: Path, cases: list[Case]) -> list[Case]:
+    """Near-topic questions whose answer is absent: each answerable question asked without its paragraph.
+
+    Retrieval skips the paragraph the question was written on, so what is left is the rest of
+    the same article: the same topic, the same names, but not the answer. A question whose
+    answer text also occurs in another paragraph is left out (it may still be answerable).
+    All are to be refused. This is the held-out news set's "near-topic noise" case, made from
+    the data without hand-written questions.
+    """
+    data = json.loads(SQUAD.read_text(encoding="utf-8"))
+    entry = next(a for a in data["data"] if a["title"] == article)
+    paragraphs = [_norm(p["context"]) for p in entry["paragraphs"]]
+    out = []
+    for i, para in enumerate(entry["paragraphs"]):
+        others = [t for j, t in enumerate(paragraphs) if j != i]
+        for qa in para["qas"]:
+            if qa["is_impossible"]:
+                continue
+            if any(_norm(a["text"]) in t for a in qa["answers"] for t in others):
+                continue
+            out.append(Case(f"{qa['id']}-removed", qa["question"], refuse=True, exclude=f"{article}-{i:02d}.txt"))
+    return out
+
+
 def load_set(name: str) -> tuple[Path, list[Case], str]:
     """The documents, the cases and the index name of a set."""
+    if name.startswith("removed-"):  # answerable questions asked without their paragraph: all to refuse
+        base = {"removed-normans": "squad-Normans", "removed-complexity": "squad-Computational_complexity_theory"}[name]
+        folder, cases, index = load_set(base)
+        return folder, removed(base.removeprefix("squad-"), folder, cases), index
     if name.startswith("swapped-"):  # answerable tune questions with one name swapped: all to refuse
         base = {"swapped-normans": "squad-Normans", "swapped-blockchain": "blockchain-tune"}[name]
         folder, cases, index = load_set(base)
@@ -224,7 +263,12 @@ def collect(names: list[str]) -> None:
         answerer = assistant.mode("extractive").answerer
         rows = []
         for case in cases:
-            passages = assistant.retriever.search(case.question, assistant.settings.top_k)
+            k = assistant.settings.top_k
+            if case.exclude:  # the question's own paragraph is left out: the next best passages instead
+                hits = assistant.retriever.search(case.question, k + 8)
+                passages = [p for p in hits if Path(p.chunk.source).name != case.exclude][:k]
+            else:
+                passages = assistant.retriever.search(case.question, k)
             ranked = answerer.score(case.question, case.question, answerer.candidates(passages))
             for s in ranked:
                 label = (not case.refuse) and is_right(case, s.text)
@@ -398,12 +442,15 @@ def _noise_free_best(results: list[tuple[Any, ...]], size: Any) -> tuple[Any, ..
     return min((r for r in results if r[0] >= top - 0.005), key=lambda r: (size(r), r[1]))
 
 
-def fit(with_swapped: bool = False) -> None:
+def fit(with_swapped: bool = False, with_removed: bool = False) -> None:
     """Fit on the tune split: first the ranker (by how often its best candidate is right), then the answerability model."""
     import sklearn
 
     names = TUNE | SWAPPED if with_swapped else TUNE
-    group = GROUP_SWAPPED if with_swapped else GROUP
+    group = dict(GROUP_SWAPPED if with_swapped else GROUP)
+    if with_removed:
+        names = names | REMOVED
+        group.update(dict.fromkeys(REMOVED, 1.0))
     tune = {n: json.loads((WORK / f"features-{n}.json").read_text()) for n in sorted(names)}
     per_set = {n: len(_questions(tune[n])) for n in tune}
     # 1. ranking: pairs (right, wrong candidate) of each answerable question, so that what is the
@@ -445,6 +492,11 @@ def fit(with_swapped: bool = False) -> None:
             "(all to refuse)"
             if with_swapped
             else ""
+        )
+        + (
+            "; removed: the answerable Normans questions asked without their own paragraph (all to refuse)"
+            if with_removed
+            else ""
         ),
         "answer_rows": rows,
         "objective": "mean over the tune sets of the share of questions decided right",
@@ -480,6 +532,19 @@ def report(names: list[str], seed: bool) -> None:
     """Answer every question with the shipped model through the product's extractive mode."""
     results: dict[str, dict[str, float]] = {}
     for name in names:
+        if name.startswith("removed-"):  # `ask` cannot leave a paragraph out: decided on the collected candidates
+            from citewise.rag.answerability import packaged_model
+
+            shipped = packaged_model()
+            rows = json.loads((WORK / f"features-{name}.json").read_text())
+            refused = simulate(shipped, rows, shipped.threshold, shipped.keep_within)
+            results[name] = {
+                "split": SETS[name],
+                "questions": len(_questions(rows)),
+                "unanswerable_refused": round(refused, 3),
+            }
+            print(name, results[name], "(from the collected candidates; run collect first)", flush=True)
+            continue
         folder, cases, index = load_set(name)
         assistant = assistant_for(folder, index)
         answerable = unanswerable = refused_right = answered_right = 0
@@ -521,6 +586,9 @@ def main() -> None:
     parser.add_argument(
         "--with-swapped", action="store_true", help="fit: add the swapped near-topic sets to the tune split"
     )
+    parser.add_argument(
+        "--with-removed", action="store_true", help="fit: add the removed-evidence near-topic set to the tune split"
+    )
     parser.add_argument("--answer-model", choices=["fitted", "classic"], default="fitted", help="report: which scorer")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -532,7 +600,7 @@ def main() -> None:
     if args.step == "collect":
         collect(args.sets)
     elif args.step == "fit":
-        fit(args.with_swapped)
+        fit(args.with_swapped, args.with_removed)
     else:
         report(args.sets, not args.no_seed)
 
