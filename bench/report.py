@@ -238,6 +238,9 @@ def _scale_out_lines(r: dict[str, Any]) -> list[str]:
                 f"| {label} | {x.get('healthz_s', x.get('error', 'n/a'))} | {x.get('first_answer_s', '')} "
                 f"| {x.get('second_answer_s', '')} |"
             )
+        all_parts = (st.get("serve") or {}).get("all_parts_s")
+        if all_parts is not None:  # serve mounts MCP and the UI just after it reports ready
+            lines.append(f"| `serve`: MCP and UI mounted too (/healthz parts) | {all_parts} | | |")
         u = st.get("ui") or {}
         lines.append(f"| `ui` (URL printed) | {u.get('url_s', u.get('error', 'n/a'))} | | |")
     return lines

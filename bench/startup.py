@@ -79,9 +79,21 @@ def serve_ready(data_dir: Path, args: tuple[str, ...] = (), timeout: float = 300
                         json={"model": "citewise", "messages": [{"role": "user", "content": QUESTION}]},
                     )
                     answers.append(round(time.perf_counter() - t1, 3) if resp.status_code == 200 else None)
+                parts = _parts_ready(http, port, t0, timeout)  # MCP and the UI are mounted after ready
         finally:
             _stop(proc)
-    return {"healthz_s": round(ready, 2), "first_answer_s": answers[0], "second_answer_s": answers[1]}
+    return {"healthz_s": round(ready, 2), "first_answer_s": answers[0], "second_answer_s": answers[1], **parts}
+
+
+def _parts_ready(http: Any, port: int, t0: float, timeout: float) -> dict[str, Any]:
+    """Seconds from launch until /healthz reports no part 'starting' (polled after the answers)."""
+    while time.perf_counter() - t0 < timeout:
+        parts = http.get(f"http://127.0.0.1:{port}/healthz").json().get("parts", {})
+        if "starting" not in parts.values():
+            served = sorted(k for k, v in parts.items() if v != "off")
+            return {"all_parts_s": round(time.perf_counter() - t0, 2), "parts": served}
+        time.sleep(0.05)
+    return {"all_parts_s": None}
 
 
 def ui_ready(data_dir: Path, timeout: float = 300) -> dict[str, Any]:

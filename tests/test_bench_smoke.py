@@ -51,6 +51,7 @@ def test_bench_smoke_writes_every_figure(tmp_path):
     for name in ("serve_api_only", "serve"):
         assert startup[name]["healthz_s"] > 0 and startup[name]["first_answer_s"] > 0, startup
     assert startup["ui"]["url_s"] > 0, startup
+    assert startup["serve"]["all_parts_s"] >= startup["serve"]["healthz_s"], startup  # MCP and UI mounted after
     table = (out / "RESULTS.md").read_text()
     assert "| target | measured | met |" in table and "cores" in table
     assert "## Scaling out" in table and "## Start-up" in table and "## PDF text extraction" in table
