@@ -204,6 +204,47 @@ def _padding(model: Any, texts: list[str], sort: bool, batch: int = 64) -> dict[
     return {"tokens": sum(lengths), "computed": computed, "padding_share": round(1 - sum(lengths) / computed, 3)}
 
 
+WINDOWS = ((128, 64), (1024, 64), (1024, 32))  # (chunks per embed call, texts per model batch); (128, 64) was ours
+
+
+def ingest_windows(folder: Path, rounds: int, windows: tuple[tuple[int, int], ...] = WINDOWS) -> dict[str, Any]:
+    """Whole ingests of ``folder`` with each (chunks per embed call, model batch), alternating.
+
+    The padding share is a count (word pieces against positions computed, from the encoder's
+    counters), so it is the same on a loaded machine; the seconds are not.
+    """
+    from bench.harness import make_ours
+
+    runs: dict[str, list[dict[str, Any]]] = {f"{w} chunks per call, batch {b}": [] for w, b in windows}
+    with tempfile.TemporaryDirectory(prefix="citewise-windows-") as tmp:
+        for r in range(rounds):
+            for (window, batch), name in list(zip(windows, runs, strict=True))[:: 1 if r % 2 == 0 else -1]:
+                assistant = make_ours(Path(tmp) / f"{r}-{window}-{batch}")
+                assistant.indexer.batch_chunks = assistant.indexer.batch_docs = window
+                assistant.embedder.embed_batch_size = batch
+                assistant.embedder.embed(["warm up"])  # model load is not ingest
+                before = dict(assistant.embedder.model.counts)
+                t0 = time.perf_counter()
+                report = assistant.ingest([folder])
+                seconds = time.perf_counter() - t0
+                after = assistant.embedder.model.counts
+                tokens, computed = (after[k] - before[k] for k in ("tokens", "computed"))
+                runs[name].append(
+                    {
+                        "s": round(seconds, 2),
+                        "chunks": report.chunks,
+                        "tokens": tokens,
+                        "computed": computed,
+                        "padding_share": round(1 - tokens / computed, 4),
+                        "load_avg": round(os.getloadavg()[0], 2),
+                    }
+                )
+    out: dict[str, Any] = {"rounds": rounds, "settings": {}}
+    for name, items in runs.items():
+        out["settings"][name] = {**items[0], "s": statistics.median(x["s"] for x in items), "runs": items}
+    return out
+
+
 def main() -> None:
     """Build the corpus, measure, print JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -212,6 +253,9 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--windows", action="store_true", help="only whole ingests per embed-call size and model batch (ingest_windows)"
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from citewise.index.embed import SentenceEmbedder, bundled_model_path
@@ -220,6 +264,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="citewise-levers-") as tmp:
         corpus = real_corpus.build(Path(tmp) / "corpus")
         result: dict[str, Any] = {"corpus": corpus, "cpu_cores": os.cpu_count(), "load_avg": os.getloadavg()}
+        if args.windows:
+            result["ingest_windows"] = ingest_windows(Path(tmp) / "corpus", args.rounds)
+            _emit(result, args.out)
+            return
         result["matmul_fp32"] = matmul_gflops()
         flops = model_flops_per_token(bundled_model_path(), seq=128)
         result["model"] = flops
@@ -230,9 +278,13 @@ def main() -> None:
         step = max(1, len(texts) // args.chunks)
         result["embedding"] = embedding(texts[::step][: args.chunks], args.rounds, flops["flops_per_token"])
         result["load_avg_end"] = os.getloadavg()
+    _emit(result, args.out)
+
+
+def _emit(result: dict[str, Any], out: Path | None) -> None:
     text = json.dumps(result, indent=1)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
     print(text)
 
 

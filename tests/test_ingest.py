@@ -202,3 +202,51 @@ def test_reading_ahead_gives_the_same_index(make_assistant, tmp_path):
     for (id0, text0, vec0), (id4, text4, vec4) in zip(rows0, rows4, strict=True):
         assert (id0, text0) == (id4, text4)
         assert max(abs(x - y) for x, y in zip(vec0, vec4, strict=True)) < 1e-5
+
+
+def _folder_of_notes(tmp_path: Path, bad: str = "") -> Path:
+    folder = _copy_corpus(tmp_path)
+    for i, town in enumerate(["Oslo", "Bergen", "Tromso", "Lund"]):
+        (folder / f"note-{i}.txt").write_text(f"The Zephyr team {i} met in {town}. {bad if i == 2 else ''}\n")
+    return folder
+
+
+def test_embed_call_size_changes_no_chunk(make_assistant, tmp_path):
+    """Chunks embedded 2 per call or 1,024 per call (sorted by length over the call): same chunks, same vectors."""
+    folder = _folder_of_notes(tmp_path)
+    indexes = []
+    for window in (2, 1024):
+        a = make_assistant(data_dir=tmp_path / f"data-{window}")
+        a.indexer.batch_chunks = a.indexer.batch_docs = window
+        report = a.ingest([folder])
+        got = a.store.chunks.get(include=["embeddings", "documents"])
+        indexes.append(
+            (sorted(report.added), sorted(zip(got["ids"], got["documents"], got["embeddings"], strict=True)))
+        )
+    (added_small, rows_small), (added_big, rows_big) = indexes
+    assert added_small == added_big and len(added_big) == 6 and len(rows_small) == len(rows_big)
+    for (id_s, text_s, vec_s), (id_b, text_b, vec_b) in zip(rows_small, rows_big, strict=True):
+        assert (id_s, text_s) == (id_b, text_b)
+        # int8 quantizes each batch's activations with one scale, so a vector moves a little with its batch-mates
+        assert sum(x * y for x, y in zip(vec_s, vec_b, strict=True)) > 0.98
+
+
+def test_a_failed_embed_call_commits_none_of_its_documents(make_assistant, tmp_path):
+    """Each document commits all or nothing whatever the embed call size: a failing call commits none of its own."""
+    from citewise.index.embed import SentenceEmbedder
+
+    class Exploding(SentenceEmbedder):
+        def embed(self, texts: list[str]) -> list[list[float]]:
+            if any("EXPLODE" in t for t in texts):
+                raise RuntimeError("the model failed")
+            return super().embed(texts)
+
+    folder = _folder_of_notes(tmp_path, bad="EXPLODE")
+    for window, committed in ((1024, set()), (1, {"note-0.txt", "note-1.txt"})):
+        a = make_assistant(data_dir=tmp_path / f"data-{window}")
+        a.indexer.embedder = Exploding(backend=a.embedder.backend)
+        a.indexer.batch_chunks = a.indexer.batch_docs = window
+        with pytest.raises(RuntimeError, match="the model failed"):
+            a.ingest(sorted(folder.glob("note-*.txt")))
+        assert {d.doc_id for d in a.documents()} == committed
+        assert a.store.count_chunks() == sum(d.chunks for d in a.documents())
