@@ -34,11 +34,11 @@ def _cli(args: list[str], cwd: Path, **extra: str) -> subprocess.CompletedProces
     )
 
 
-def _make_folder(folder: Path, n: int) -> None:
+def _make_folder(folder: Path, n: int, storms: int = 1) -> None:
     folder.mkdir()
     for i in range(n):
         sentences = [f"Record {i} concerns the lighthouse of Port Vell{i}."]
-        sentences += [f"Keeper number {i} logged storm {k} in the year {1800 + i + k}." for k in range(1 + i % 4)]
+        sentences += [f"Keeper number {i} logged storm {k} in the year {1800 + i + k}." for k in range(storms + i % 4)]
         (folder / f"doc{i:03d}.txt").write_text(" ".join(sentences) + "\n")
 
 
@@ -71,7 +71,9 @@ def _assert_index_whole(assistant, folder: Path) -> None:
 @pytest.mark.slow
 def test_kill_9_during_ingest_then_ingest_again_indexes_each_document_once(tmp_path, make_assistant):
     folder, data = tmp_path / "docs", tmp_path / "data"
-    _make_folder(folder, 300)
+    # ~12 chunks a document, so the 300 documents span several of the ingest's 1,024-chunk
+    # commits and the kill lands between two of them
+    _make_folder(folder, 300, storms=10)
     proc = subprocess.Popen(
         [sys.executable, "-m", "citewise.cli", "--data-dir", str(data), "ingest", str(folder)],
         env=_cli_env(CITEWISE_CHUNK_SIZE="24", CITEWISE_CHUNK_OVERLAP="4"),
