@@ -395,6 +395,20 @@ RANK_SETS = {
     "prior+idf": PRIOR_RANK + IDF,
 }
 ANSWER_SETS = {"answer": ANSWER_FEATURES, "answer+idf": ANSWER_FEATURES + ("idf_context",)}
+# with `fit --with-relative`: similarity and word share standardised over each question's
+# candidates (features.relative), computed here from the collected rows (tried, not shipped)
+RELATIVE = ("dense", "own")
+RELATIVE_SET = {"answer+z": ANSWER_FEATURES + tuple(f"{f}_z" for f in RELATIVE)}
+
+
+def _add_relative(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from citewise.rag.features import relative
+
+    for cands in _questions(rows).values():
+        relative([c["features"] for c in cands if c["features"]], RELATIVE)
+    return rows
+
+
 GRID_C = (0.1, 1.0, 10.0)
 
 
@@ -442,7 +456,7 @@ def _noise_free_best(results: list[tuple[Any, ...]], size: Any) -> tuple[Any, ..
     return min((r for r in results if r[0] >= top - 0.005), key=lambda r: (size(r), r[1]))
 
 
-def fit(with_swapped: bool = False, with_removed: bool = False) -> None:
+def fit(with_swapped: bool = False, with_removed: bool = False, with_relative: bool = False) -> None:
     """Fit on the tune split: first the ranker (by how often its best candidate is right), then the answerability model."""
     import sklearn
 
@@ -451,7 +465,9 @@ def fit(with_swapped: bool = False, with_removed: bool = False) -> None:
     if with_removed:
         names = names | REMOVED
         group.update(dict.fromkeys(REMOVED, 1.0))
-    tune = {n: json.loads((WORK / f"features-{n}.json").read_text()) for n in sorted(names)}
+    load_rows = _add_relative if with_relative else (lambda rows: rows)
+    answer_sets = {**ANSWER_SETS, **RELATIVE_SET} if with_relative else ANSWER_SETS
+    tune = {n: load_rows(json.loads((WORK / f"features-{n}.json").read_text())) for n in sorted(names)}
     per_set = {n: len(_questions(tune[n])) for n in tune}
     # 1. ranking: pairs (right, wrong candidate) of each answerable question, so that what is the
     #    same for every candidate of a question (its wording, its passages) cannot weigh.
@@ -477,7 +493,7 @@ def fit(with_swapped: bool = False, with_removed: bool = False) -> None:
     # 2. answerability of the chosen ranker's best candidate: chosen by the tune score
     results = []
     for c in GRID_C:
-        for a_label, a_feats in ANSWER_SETS.items():
+        for a_label, a_feats in answer_sets.items():
             score, model, rows = _fit_answer(tune, per_set, rank, c, a_feats, group)
             print(f"answer C={c:<5} {a_label:10} tune score {score:.4f}")
             results.append((score, c, f"{rank_label} / {a_label}", model, rows))
@@ -515,7 +531,7 @@ def fit(with_swapped: bool = False, with_removed: bool = False) -> None:
     for name in SETS:
         path = WORK / f"features-{name}.json"
         if path.exists():
-            rows = json.loads(path.read_text())
+            rows = load_rows(json.loads(path.read_text()))
             acc = simulate(model, rows, model.threshold, model.keep_within)
             print(f"{SETS[name]:5} {name:40} decided right {acc:.3f}  top-1 right {top1_right(model, rows):.3f}")
 
@@ -589,6 +605,9 @@ def main() -> None:
     parser.add_argument(
         "--with-removed", action="store_true", help="fit: add the removed-evidence near-topic set to the tune split"
     )
+    parser.add_argument(
+        "--with-relative", action="store_true", help="fit: also try the answer model with features.relative's z-scores"
+    )
     parser.add_argument("--answer-model", choices=["fitted", "classic"], default="fitted", help="report: which scorer")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -600,7 +619,7 @@ def main() -> None:
     if args.step == "collect":
         collect(args.sets)
     elif args.step == "fit":
-        fit(args.with_swapped, args.with_removed)
+        fit(args.with_swapped, args.with_removed, args.with_relative)
     else:
         report(args.sets, not args.no_seed)
 

@@ -14,6 +14,7 @@ from citewise.rag.features import (
     content_terms,
     is_statement,
     name_coverage,
+    relative,
     term_weights,
     weighted_cover,
 )
@@ -131,6 +132,21 @@ def test_words_every_candidate_shares_weigh_less_than_the_rare_ones():
     covers = [weighted_cover(weights, t) for t in terms]
     assert covers.index(max(covers)) == 1  # the board's sentence, though all three name the museum
     assert weighted_cover(weights, set()) == 0.0 and weighted_cover({}, terms[0]) == 1.0
+
+
+def test_a_candidate_that_stands_above_the_others_gets_a_high_relative_score():
+    # one question's candidates: the third stands out; near-topic text alike everywhere stands out nowhere
+    standout = [{"dense": d} for d in (0.30, 0.32, 0.55, 0.31)]
+    relative(standout, ("dense",))
+    z = [f["dense_z"] for f in standout]
+    assert z.index(max(z)) == 2 and z[2] > 1.0 and all(v < 0 for i, v in enumerate(z) if i != 2)
+    alike = [{"dense": d} for d in (0.61, 0.60, 0.62, 0.61)]
+    relative(alike, ("dense",))
+    assert max(f["dense_z"] for f in alike) < 0.4  # high similarities, but none above the rest
+    lone = [{"dense": 0.7, "own": 1.0}]
+    relative(lone, ("dense", "own"))
+    assert lone[0]["dense_z"] == 0.0 and lone[0]["own_z"] == 0.0
+    relative([], ("dense",))  # no candidates: nothing to do
 
 
 @pytest.mark.parametrize(

@@ -128,6 +128,25 @@ def weighted_cover(weights: dict[str, float], terms: set[str]) -> float:
     return sum(w for t, w in weights.items() if t in terms) / total if total else 1.0
 
 
+def relative(features: Sequence[dict[str, float]], names: Iterable[str], floor: float = 0.05) -> None:
+    """Add ``<name>_z`` to each candidate's features: how far it stands above its question's other candidates.
+
+    ``(x - mean) / (standard deviation + floor)`` over the candidates of one question. A
+    similarity of 0.45 means little on its own (a short question's best sentence scores lower
+    than a long one's); standing well above every other retrieved sentence means more, and
+    near-topic text that does not hold the answer stands above nothing. ``floor`` keeps a
+    question whose candidates are all alike from blowing the figure up.
+    """
+    for name in names:
+        values = [f[name] for f in features]
+        if not values:
+            return
+        mean = sum(values) / len(values)
+        spread = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+        for f in features:
+            f[f"{name}_z"] = (f[name] - mean) / (spread + floor)
+
+
 _NUMBER_LABELS = ("CARDINAL", "QUANTITY")
 
 
