@@ -35,10 +35,11 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]]:
             None if ratio is None else ratio >= 2,
         ),
         (
-            "retrieval hit rate within 1 point of the torch backend",
+            # int8 must not cost retrieval quality; scoring above torch is no failure
+            "retrieval hit rate at most 1 point below the torch backend",
             f"{q_ours} vs {q_torch}",
             q_ours,
-            None if q_ours is None or q_torch is None else abs(q_ours - q_torch) <= 1.0,
+            None if q_ours is None or q_torch is None else q_ours >= q_torch - 1.0,
         ),
         ("warm extractive answer p50 <= 50 ms (sample corpus)", f"{answer} ms", answer, _le(answer, 50)),
         ("retrieval p50 <= 30 ms at 100k chunks", f"{big} ms", big, _le(big, 30)),
