@@ -11,13 +11,12 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from conftest import API_KEY, CORPUS, free_port, wait_for_port
+from conftest import API_KEY, CORPUS, free_port, serve_in_thread, wait_for_port
 
 pytestmark = pytest.mark.timeout(900)  # a hang guard: a serve that never prints its line
 
@@ -62,8 +61,6 @@ NEEDS_A_LIVE_EVENT = re.compile(r"^/ui/gradio_api/(stream/|cancel|heartbeat/)")
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any, Any]]:
     """create_app with an API key and a UI login, served by uvicorn on 127.0.0.1."""
-    import uvicorn
-
     from citewise import Assistant, Settings
     from citewise.api.app import create_app
 
@@ -72,16 +69,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any,
     )
     assert assistant.ingest([CORPUS]).ok
     app = create_app(assistant, ui=True, ui_auth=LOGIN)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_for_port(port)
-        yield f"http://127.0.0.1:{port}", app, assistant
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with serve_in_thread(app) as url:
+        yield url, app, assistant
 
 
 def _routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, str]]:

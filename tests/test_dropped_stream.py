@@ -272,20 +272,14 @@ def _sse(text: str):  # noqa: ANN202
 
 
 def test_generative_answers_from_a_remote_llm_run_in_parallel(make_assistant):
-    import uvicorn
-    from conftest import CORPUS, free_port, wait_for_port
+    from conftest import CORPUS, serve_in_thread
 
     from citewise.api.guard import guarded_stream
     from citewise.rag.citations import Answer
 
     probe = _ConcurrencyProbe()
-    port = free_port()
-    remote = uvicorn.Server(uvicorn.Config(probe.app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=remote.run, daemon=True)
-    thread.start()
-    try:
-        wait_for_port(port)
-        a = make_assistant(llm_url=f"http://127.0.0.1:{port}/v1", mode="generative")
+    with serve_in_thread(probe.app()) as url:
+        a = make_assistant(llm_url=f"{url}/v1", mode="generative")
         assert a.ingest([CORPUS]).ok
 
         def answer(_: int) -> Answer:
@@ -297,6 +291,3 @@ def test_generative_answers_from_a_remote_llm_run_in_parallel(make_assistant):
             answers = list(pool.map(answer, range(2)))
         assert probe.most == 2  # 1 before the fix: the guard held the second answer back
         assert all("2025" in x.text and x.citations for x in answers), [x.text for x in answers]
-    finally:
-        remote.should_exit = True
-        thread.join(30)

@@ -83,11 +83,9 @@ def test_healthz_names_the_parts_a_server_does_not_serve(tmp_path):
 
 def test_a_part_that_cannot_be_built_says_why_and_the_api_serves_on():
     """A part whose build fails (here: Gradio missing) answers 503 with the reason, no Retry-After."""
-    import threading
     import time
 
-    import uvicorn
-    from conftest import free_port, wait_for_port
+    from conftest import serve_in_thread
     from fastapi import FastAPI
 
     from citewise.api.parts import LateParts, Part, Pending
@@ -101,23 +99,14 @@ def test_a_part_that_cannot_be_built_says_why_and_the_api_serves_on():
     app = FastAPI(lifespan=lambda app: late.running())
     app.get("/healthz")(lambda: {"parts": dict(status)})
     app.mount("/ui", Pending(late.parts[0], API_KEY))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_for_port(port)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
-            deadline = time.monotonic() + 60  # a hang guard
-            while http.get("/healthz").json()["parts"]["ui"] == "starting" and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert http.get("/healthz").json()["parts"] == {"ui": "failed"}
-            assert http.get("/ui/config").status_code == 401  # the key first, in this state too
-            failed = http.get("/ui/config", headers=KEY)
-            assert failed.status_code == 503 and "retry-after" not in failed.headers
-            message = failed.json()["error"]["message"]
-            assert message == "the chat UI failed to start (No module named 'gradio'); see the server's log"
-        assert [p.state for p in announced] == ["failed"]
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=60) as http:
+        deadline = time.monotonic() + 60  # a hang guard
+        while http.get("/healthz").json()["parts"]["ui"] == "starting" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert http.get("/healthz").json()["parts"] == {"ui": "failed"}
+        assert http.get("/ui/config").status_code == 401  # the key first, in this state too
+        failed = http.get("/ui/config", headers=KEY)
+        assert failed.status_code == 503 and "retry-after" not in failed.headers
+        message = failed.json()["error"]["message"]
+        assert message == "the chat UI failed to start (No module named 'gradio'); see the server's log"
+    assert [p.state for p in announced] == ["failed"]
