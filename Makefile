@@ -7,6 +7,8 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 PYTEST_ARGS ?=
+# llama.cpp's CPU features: fixed, not -march=native (x86_64: AVX2, FMA, F16C; no AVX-512, no AMX)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF $(if $(filter x86_64,$(shell uname -m)),-DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON)
 
 .PHONY: setup lock browser chat ui test test-fast lint format eval bench bench-smoke docs clean
 
@@ -19,6 +21,10 @@ $(STAMP): pyproject.toml requirements.lock
 	@# the CPU build of torch lies on this machine's disk; install it before anything needs torch
 	$(PY) -m pip install -q -c requirements.lock torch
 	@echo "installing citewise and its dependencies (llama-cpp-python compiles once, ~4 min)..."
+	@# a portable llama.cpp build, the same on every machine of the architecture: a native build on a CPU
+	@# with AMX/AVX-512 (Sapphire Rapids here) crashed in its first decode; not from pip's cache,
+	@# which may hold a native build of the same version
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -q --no-cache-dir -c requirements.lock llama-cpp-python
 	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
