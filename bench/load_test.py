@@ -299,6 +299,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         procs.append(start([*cli, "serve", "--port", str(port), "--ui"], work / "serve.log", env))
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/healthz", procs[-1])
+        wait_http(f"{base}/ui/", procs[-1])  # the chat UI is mounted just after ready (503 until then)
         ingests = IngestLoop(cli, work, args.ingest_docs, env)
         t_ingest = time.perf_counter()
         ingests.start()
