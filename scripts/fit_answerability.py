@@ -409,6 +409,10 @@ def _add_relative(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+# with `fit --with-near`: the share of the question standing beside an entity of the wanted type
+NEAR_RANK_SETS = {"core+near": CORE_RANK + ("near",), "prior+near": PRIOR_RANK + ("near",)}
+NEAR_ANSWER_SETS = {"answer+near": ANSWER_FEATURES + ("near",)}
+
 GRID_C = (0.1, 1.0, 10.0)
 
 
@@ -456,7 +460,9 @@ def _noise_free_best(results: list[tuple[Any, ...]], size: Any) -> tuple[Any, ..
     return min((r for r in results if r[0] >= top - 0.005), key=lambda r: (size(r), r[1]))
 
 
-def fit(with_swapped: bool = False, with_removed: bool = False, with_relative: bool = False) -> None:
+def fit(
+    with_swapped: bool = False, with_removed: bool = False, with_relative: bool = False, with_near: bool = False
+) -> None:
     """Fit on the tune split: first the ranker (by how often its best candidate is right), then the answerability model."""
     import sklearn
 
@@ -466,7 +472,10 @@ def fit(with_swapped: bool = False, with_removed: bool = False, with_relative: b
         names = names | REMOVED
         group.update(dict.fromkeys(REMOVED, 1.0))
     load_rows = _add_relative if with_relative else (lambda rows: rows)
-    answer_sets = {**ANSWER_SETS, **RELATIVE_SET} if with_relative else ANSWER_SETS
+    answer_sets = {**ANSWER_SETS, **RELATIVE_SET} if with_relative else dict(ANSWER_SETS)
+    rank_sets = {**RANK_SETS, **NEAR_RANK_SETS} if with_near else RANK_SETS
+    if with_near:
+        answer_sets.update(NEAR_ANSWER_SETS)
     tune = {n: load_rows(json.loads((WORK / f"features-{n}.json").read_text())) for n in sorted(names)}
     per_set = {n: len(_questions(tune[n])) for n in tune}
     # 1. ranking: pairs (right, wrong candidate) of each answerable question, so that what is the
@@ -476,7 +485,7 @@ def fit(with_swapped: bool = False, with_removed: bool = False, with_relative: b
     #    two ways. A feature set that only fits one kind of text loses there.
     ranks = []
     for c in GRID_C:
-        for label, feats in RANK_SETS.items():
+        for label, feats in rank_sets.items():
             top1 = {}
             for held in RANKED_SETS:
                 fitted_on = {n: tune[n] for n in RANKED_SETS if n != held}
@@ -608,6 +617,11 @@ def main() -> None:
     parser.add_argument(
         "--with-relative", action="store_true", help="fit: also try the answer model with features.relative's z-scores"
     )
+    parser.add_argument(
+        "--with-near",
+        action="store_true",
+        help="fit: also try the models with the 'near' feature (features.near_cover)",
+    )
     parser.add_argument("--answer-model", choices=["fitted", "classic"], default="fitted", help="report: which scorer")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -619,7 +633,7 @@ def main() -> None:
     if args.step == "collect":
         collect(args.sets)
     elif args.step == "fit":
-        fit(args.with_swapped, args.with_removed, args.with_relative)
+        fit(args.with_swapped, args.with_removed, args.with_relative, args.with_near)
     else:
         report(args.sets, not args.no_seed)
 

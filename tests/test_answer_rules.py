@@ -14,6 +14,7 @@ from citewise.rag.features import (
     content_terms,
     is_statement,
     name_coverage,
+    near_cover,
     relative,
     term_weights,
     weighted_cover,
@@ -147,6 +148,27 @@ def test_a_candidate_that_stands_above_the_others_gets_a_high_relative_score():
     relative(lone, ("dense", "own"))
     assert lone[0]["dense_z"] == 0.0 and lone[0]["own_z"] == 0.0
     relative([], ("dense",))  # no candidates: nothing to do
+
+
+def test_the_question_standing_beside_the_wanted_entity_counts_more_than_a_date_elsewhere():
+    question = "When did Northwind launch the Orion rover?"
+    info = analyse(question)
+    beside = "Northwind launched the Orion rover on March 3, 2021, after two delays."
+    elsewhere = (
+        "The Orion rover, a six-wheeled machine shown to reporters during a long hangar tour last week, "
+        "was built by Northwind, a firm founded in 2009."
+    )
+    own = content_terms(question)
+    weights = term_weights(own, [content_terms(beside), content_terms(elsewhere)])
+    e_beside, e_elsewhere = entities_of([beside, elsewhere])
+    assert near_cover(info, weights, beside, e_beside) > 0.9
+    # most of the question's words are in the sentence, but only "Northwind" stands near its one date
+    assert weighted_cover(weights, content_terms(elsewhere)) > 0.6
+    assert near_cover(info, weights, elsewhere, e_elsewhere) < 0.5
+    # no entity of the wanted type, or a question that wants none: 0
+    assert near_cover(info, weights, "Northwind launched the Orion rover.", ()) == 0.0
+    what = analyse("Why did Northwind launch the rover?")
+    assert not what.wants and near_cover(what, weights, beside, e_beside) == 0.0
 
 
 @pytest.mark.parametrize(

@@ -173,6 +173,34 @@ def counts(noun: str, text: str, entities: Iterable[Entity], after: int = 4, bef
     return False
 
 
+def near_cover(
+    info: QuestionInfo, weights: dict[str, float], text: str, entities: Iterable[Entity], window: int = 6
+) -> float:
+    """How much of the question stands right beside the answer: the IDF-weighted share of the
+    question's words within ``window`` words of an entity of the wanted type (the best such entity).
+
+    "When did Northwind launch the Orion rover?": in "Northwind launched the Orion rover on
+    March 3, 2021" the date stands beside "launched", "Orion" and "rover" (high); in "The Orion
+    rover ... was shown to the press. Northwind was founded in 2019." the only date stands
+    beside "founded" (low). 0 when the question wants no entity type or the sentence has none.
+    """
+    if not info.wants:
+        return 0.0
+    words = [stem(w) for w in _WORD.findall(text)]
+    lower = text.lower()
+    best = 0.0
+    for label, value in entities:
+        if label not in info.wants or not info.is_new(value):
+            continue
+        at = lower.find(value.lower())
+        if at < 0:
+            continue
+        first = len(_WORD.findall(text[:at]))
+        last = first + max(1, len(_WORD.findall(value)))
+        best = max(best, weighted_cover(weights, set(words[max(0, first - window) : last + window])))
+    return best
+
+
 def candidate_features(
     info: QuestionInfo,
     own_terms: set[str],
@@ -206,4 +234,5 @@ def candidate_features(
         "negation": 1.0 if negated else 0.0,
         "idf_own": weighted_cover(weights, s_terms),
         "idf_context": weighted_cover(weights, context_terms),
+        "near": near_cover(info, weights, text, entities),
     }
