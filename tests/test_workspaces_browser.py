@@ -105,7 +105,8 @@ def test_collections_and_saved_conversations_in_the_browser(page: Any, served: t
     page.get_by_text("Saved conversations").click()
     _choose(page, "#cw-conversations", re.compile(re.escape(Q_ZORB)))  # reopen the first one
     page.wait_for_selector('#cw-sources [data-turn="0"]', timeout=WAIT_MS)
-    assert "March" in page.locator("#cw-sources").inner_text()  # its sources panel, as it was
+    # its sources panel, as it was (the panel of the conversation shown before may linger a moment)
+    _wait(lambda: "March" in page.locator("#cw-sources").inner_text(), "the first conversation's sources are shown")
     assert Q_ZORB in page.locator("#cw-chat").inner_text()
     _wait(lambda: page.locator("#cw-collection input").input_value() == "alpha", "its collection is selected")
 
