@@ -43,6 +43,8 @@ def test_bench_smoke_writes_every_figure(tmp_path):
     assert {p["vectors"] for p in results["scaling"].values()} >= {"embedded"}
     for point in results["scaling"].values():
         assert point["chunks"] > 0 and point["retrieval"]["p50_ms"] > 0 and point["index_mb"] > 0
+        if point["vectors"] == "embedded":  # a new `citewise ask` process answered on that index
+            assert point["cold_ask"]["ok"] and point["cold_ask"]["median_s"] > 0, point["cold_ask"]
     pdf = results["pdf_extraction"]
     assert pdf["pages"] > 0 and pdf["pypdfium2_s"] > 0 and pdf["pypdf_s"] > 0
     shards = results["shards"]
