@@ -261,6 +261,7 @@ def collect(names: list[str]) -> None:
         folder, cases, index = load_set(name)
         assistant = assistant_for(folder, index)
         answerer = assistant.mode("extractive").answerer
+        answerer.all_features = True  # the shipped model's unused features too ('near'), for fit to try
         rows = []
         for case in cases:
             k = assistant.settings.top_k

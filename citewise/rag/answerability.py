@@ -54,7 +54,8 @@ EXTRA_FEATURES = (
     "missing",  # the question's content words absent from the candidate and its neighbours (capped at 4)
     "idf_own",  # share of the question's words in the sentence, each weighted by how few candidates hold it
     "idf_context",  # the same for the sentence with its neighbours and its document's title
-    "near",  # that weighted share within a few words of an entity of the wanted type
+    "near",  # that weighted share within a few words of an entity of the wanted type (computed only
+    # when a model uses it or ExtractiveAnswerer.all_features is set)
 )
 FEATURES = tuple(dict.fromkeys(RANK_FEATURES + ANSWER_FEATURES + EXTRA_FEATURES))
 PACKAGED = "answerability.json"

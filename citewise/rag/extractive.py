@@ -147,10 +147,18 @@ class ExtractiveAnswerer:
         self.config = config
         self.document_text = document_text
         self.model = model or packaged_model()
+        # features no model of this answerer uses are skipped; scripts/fit_answerability.py
+        # sets this to collect every feature it may try
+        self.all_features = False
         self._vectors = _LRU(cache_size)
         self._entities = _LRU(cache_size)
         self._questions = _LRU(256)
         self._documents = _LRU(16)
+
+    @property
+    def _near(self) -> bool:
+        """Whether to compute the 'near' feature: a model uses it, or every feature is asked for."""
+        return self.all_features or "near" in self.model.rank.features + self.model.answer.features
 
     @property
     def threshold(self) -> float:
@@ -266,6 +274,7 @@ class ExtractiveAnswerer:
         texts_terms = [content_terms(s.text) for s in sentences]
         weights = term_weights(own_terms, texts_terms)
         vectors = self.embeddings(sentences)
+        near = self._near
         for s, vec, e, s_terms in zip(sentences, vectors, ents, texts_terms, strict=True):
             dense = max(_dot(qvec, vec), _dot(own_vec, vec))
             lexical = len(q_terms & s_terms) / math.sqrt(max(1, len(q_terms)) * max(1, len(s_terms)) ** 0.5)
@@ -277,7 +286,7 @@ class ExtractiveAnswerer:
                 "unseen": unseen,
                 "pair": 0.0,
             }
-            s.features.update(candidate_features(info, own_terms, s.text, s.context, e, weights))
+            s.features.update(candidate_features(info, own_terms, s.text, s.context, e, weights, near))
         _margins(sentences)
         pairs = self._pairs(info, own_terms, sentences, ents, weights)
         everyone = sentences + pairs
@@ -333,7 +342,7 @@ class ExtractiveAnswerer:
                 pair = ScoredSentence(s.passage, start, end, quote, context=s.context, neighbours=[])
                 pair.features = dict(s.features)
                 pair.features.update(
-                    candidate_features(info, own_terms, quote, s.context + " " + text, e + ne, weights)
+                    candidate_features(info, own_terms, quote, s.context + " " + text, e + ne, weights, self._near)
                 )
                 pair.features["pair"] = 1.0
                 out.append(pair)
