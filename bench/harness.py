@@ -197,9 +197,12 @@ def import_profile(top: int = 8) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: -r["cumulative_ms"])[:top]
 
 
-def peak_rss(data_dir: Path, with_llm: bool, env: dict[str, str] | None = None) -> dict[str, Any]:
+def peak_rss(
+    data_dir: Path, with_llm: bool, env: dict[str, str] | None = None, question: str | None = None
+) -> dict[str, Any]:
     """Peak RSS of a new process that answers (and, ``with_llm``, loads the LLM and answers with it)."""
     args = [PY, "-m", "bench.probe", str(data_dir)] + (["--llm"] if with_llm else [])
+    args += ["--question", question] if question else []
     proc = subprocess.run(args, capture_output=True, text=True, env=_env(data_dir, env), cwd=ROOT)
     if proc.returncode != 0:
         return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1][:200]}

@@ -1,6 +1,6 @@
 """Run in a new process: answer a question (optionally with the LLM) and print peak RSS.
 
-Usage: ``python -m bench.probe DATA_DIR [--llm]`` prints one JSON line.
+Usage: ``python -m bench.probe DATA_DIR [--llm] [--question TEXT]`` prints one JSON line.
 """
 
 from __future__ import annotations
@@ -28,11 +28,14 @@ def main() -> None:
 
     data_dir = Path(sys.argv[1])
     with_llm = "--llm" in sys.argv
+    question = (
+        sys.argv[sys.argv.index("--question") + 1] if "--question" in sys.argv else "When did OpenAI launch Sora 2?"
+    )
     assistant = Assistant.from_settings(data_dir=data_dir)
-    assistant.ask("When did OpenAI launch Sora 2?")
+    assistant.ask(question)
     mode = "extractive"
     if with_llm:
-        answer = assistant.ask("When did OpenAI launch Sora 2?", mode="generative")
+        answer = assistant.ask(question, mode="generative")
         mode = answer.mode
     peak_kb = _vm_hwm_kb() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"peak_rss_mb": round(peak_kb / 1024, 1), "llm_loaded": with_llm, "mode": mode}))

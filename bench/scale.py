@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from bench.corpora import _NOUNS, _TOPICS, _VERBS, generate_corpus, text_bytes
-from bench.harness import cold_start, folder_mb, latency, make_ours
+from bench.harness import cold_start, folder_mb, latency, make_ours, peak_rss
 
 SCALE_QUESTIONS = [
     "Who repaired the glacier number 41?",
@@ -48,6 +48,8 @@ def real_point(chunks: int, work: Path, rounds: int, **overrides: Any) -> dict[s
         **_queries(assistant, rounds, lambda: make_ours(folder / "data", **overrides)),
         # a new `citewise ask` process on this index: model load, saved keyword index, answer
         "cold_ask": cold_start(folder / "data", SCALE_QUESTIONS[2], runs=3 if rounds > 1 else 1),
+        # peak resident memory of such a process: model, Chroma's index, the saved keyword index, one answer
+        "peak_rss": peak_rss(folder / "data", with_llm=False, question=SCALE_QUESTIONS[2]),
         "index_mb": folder_mb(folder / "data" / "chroma"),
         "keyword_index_mb": folder_mb(folder / "data" / "keywords"),
     }
@@ -88,6 +90,8 @@ def synthetic_point(chunks: int, work: Path, rounds: int, **overrides: Any) -> d
         **_queries(assistant, rounds, lambda: make_ours(folder / "data", **overrides)),
         # a new `citewise ask` process on this index: model load, saved keyword index, answer
         "cold_ask": cold_start(folder / "data", SCALE_QUESTIONS[2], runs=3 if rounds > 1 else 1),
+        # peak resident memory of such a process: model, Chroma's index, the saved keyword index, one answer
+        "peak_rss": peak_rss(folder / "data", with_llm=False, question=SCALE_QUESTIONS[2]),
         "index_mb": folder_mb(folder / "data" / "chroma"),
         "keyword_index_mb": folder_mb(folder / "data" / "keywords"),
     }

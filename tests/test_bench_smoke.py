@@ -43,6 +43,7 @@ def test_bench_smoke_writes_every_figure(tmp_path):
     assert {p["vectors"] for p in results["scaling"].values()} >= {"embedded"}
     for point in results["scaling"].values():
         assert point["chunks"] > 0 and point["retrieval"]["p50_ms"] > 0 and point["index_mb"] > 0
+        assert point["peak_rss"]["peak_rss_mb"] > 0, point["peak_rss"]  # a new process answered on it
         if point["vectors"] == "embedded":  # a new `citewise ask` process answered on that index
             assert point["cold_ask"]["ok"] and point["cold_ask"]["median_s"] > 0, point["cold_ask"]
     pdf = results["pdf_extraction"]
@@ -55,6 +56,6 @@ def test_bench_smoke_writes_every_figure(tmp_path):
     assert startup["ui"]["url_s"] > 0, startup
     assert startup["serve"]["all_parts_s"] >= startup["serve"]["healthz_s"], startup  # MCP and UI mounted after
     table = (out / "RESULTS.md").read_text()
-    assert "| target | measured | met |" in table and "cores" in table
+    assert "| target | measured | met |" in table and "cores" in table and "peak RSS MB" in table
     assert "## Scaling out" in table and "## Start-up" in table and "## PDF text extraction" in table
     assert "## Ingest on a real corpus" in table
