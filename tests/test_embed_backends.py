@@ -44,6 +44,19 @@ def test_onnx_backends_match_sentence_transformers(tmp_path, torch_vectors, back
     assert list((tmp_path / "models").glob("*/model.onnx"))
 
 
+def test_int8_export_fuses_attention(tmp_path, monkeypatch):
+    """Each layer's attention is one fused node: unfused, its Where/IsNaN/Softmax took half an int8 batch's time."""
+    import onnx
+
+    monkeypatch.setattr("citewise.index.embed._LOADED", {})
+    SentenceEmbedder(backend="onnx-int8", cache_dir=tmp_path / "models").embed(["exported on first use"])
+    (exported,) = (tmp_path / "models").glob("*/model.onnx")
+    ops = [node.op_type for node in onnx.load(str(exported)).graph.node]
+    layers = 6  # all-MiniLM-L6-v2
+    assert ops.count("QAttention") + ops.count("Attention") == layers, sorted(set(ops))
+    assert "IsNaN" not in ops and "Softmax" not in ops, sorted(set(ops))
+
+
 def test_onnx_backend_orders_rows_like_the_input(tmp_path):
     embedder = SentenceEmbedder(backend="onnx", cache_dir=tmp_path / "models")
     texts = ["a much longer sentence about copyright and video generation models", "short", "medium length text"]
