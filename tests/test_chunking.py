@@ -45,3 +45,54 @@ def test_headings_and_bullets_are_their_own_sentences():
         "• Refrain from using content.",
         "• Answer all inquiries.",
     ]
+
+
+# --- SpanCounter: one tokenization per document, the same counts as tokenizing each part ---
+
+_EDGE_TEXTS = [
+    "Ünïcödé café naïve résumé — “quoted” text… and 東京 タワー 日本語の文章です。 " * 30,
+    "a\x00b\x1cc word, " * 120,  # control characters the tokenizer drops, joining the letters beside them
+    "x" * 2500 + " tail.",  # one word longer than a chunk: the splitter cuts it inside the word
+    "Hello. Hello. Hello. " * 150,  # the same sentence many times
+    "supercalifragilisticexpialidocious" * 20 + " end.",
+    "https://example.com/a/very/long/url?with=query&and=more " * 50,
+    "Tabs\tand\u00a0nbsp\u2009thin spaces, emoji 😀😀 and ™ © symbols. " * 40,
+]
+
+
+def _word_piece_embedder():
+    from citewise.index.embed import SentenceEmbedder
+
+    return SentenceEmbedder(backend="onnx-int8")
+
+
+def test_span_counter_chunks_like_the_tokenizer_on_every_corpus_text():
+    """The chunks are the same, boundary for boundary, as with a tokenizer call per part."""
+    from conftest import CORPUS
+
+    embedder = _word_piece_embedder()
+    texts = [p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob("*.md"))] + _EDGE_TEXTS
+    for text in texts:
+        counter = embedder.chunk_counter(text)
+        fast = chunk_text(text, 126, 16, tokenizer=counter)
+        slow = chunk_text(text, 126, 16, tokenizer=embedder.count_tokens)
+        assert [(c.start, c.end) for c in fast] == [(c.start, c.end) for c in slow], text[:60]
+        assert counter.counted["spans"] > 0  # most parts were counted from the offsets
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_span_counter_counts_any_part_like_the_tokenizer(data):
+    """Any part, cut at a word's edge or inside it, found once or several times in the text."""
+    from citewise.index.chunking import SpanCounter
+
+    words = st.sampled_from(["ab", "bab", "café", "東京", "😀", "x1", "don't", "U.S.", "supercalifragilistic"])
+    glue = st.sampled_from([" ", ", ", ". ", "\n", "\t", "\u00a0", "-", "", "\x00"])
+    pieces = data.draw(st.lists(st.tuples(words, glue), min_size=1, max_size=20))
+    text = "".join(w + g for w, g in pieces)
+    start = data.draw(st.integers(0, len(text) - 1))
+    end = data.draw(st.integers(start + 1, len(text)))
+    embedder = _word_piece_embedder()
+    counter = SpanCounter(text, embedder.model.offsets, embedder.count_tokens)
+    part = text[start:end]
+    assert counter.count(part) == len(embedder.count_tokens(part)), (text, part)

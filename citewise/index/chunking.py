@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Sized
 from dataclasses import dataclass
 
 # Words whose trailing period does not end a sentence.
@@ -165,7 +167,7 @@ def chunk_text(
     text: str,
     chunk_size: int,
     chunk_overlap: int,
-    tokenizer: Callable[[str], list[str]] | None = None,
+    tokenizer: Callable[[str], Sized] | None = None,
 ) -> list[Chunk]:
     """Split ``text`` into sentence-aware chunks of at most ``chunk_size`` tokens.
 
@@ -193,3 +195,66 @@ def chunk_text(
         chunks.append(Chunk(index=len(chunks), text=text[start:end], start=start, end=end))
         cursor = start + 1
     return chunks
+
+
+def _bert_space(char: str) -> bool:
+    return char in " \t\n\r" or unicodedata.category(char) == "Zs"
+
+
+def _bert_punct(char: str) -> bool:
+    cp = ord(char)
+    return (
+        33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126 or unicodedata.category(char)[0] == "P"
+    )
+
+
+class SpanCounter:
+    """Word-piece counts of the parts of one text, from a single tokenization of the whole text.
+
+    The sentence splitter counts the word pieces of the document, then of each paragraph, then
+    of each sentence of a long paragraph...: the same characters cut into word pieces several
+    times. A BERT word-piece tokenizer never joins characters across white space or punctuation,
+    so a part of the text that begins and ends at such a boundary holds exactly the word pieces
+    of the whole text's tokenization that start inside it: found in the text, it is counted with
+    two binary searches over their offsets. Any other part (cut inside a word, or not found
+    verbatim) is tokenized on its own, as before, so the count is always the tokenizer's own.
+
+    ``offsets(text)`` gives the (start, end) of each word piece of ``text``; ``fallback(part)``
+    the word pieces of a part on its own. Calling the counter returns a sequence whose length is
+    the count (the splitter takes ``len()`` of what its tokenizer returns).
+    """
+
+    def __init__(
+        self,
+        text: str,
+        offsets: Callable[[str], list[tuple[int, int]]],
+        fallback: Callable[[str], list[str]],
+    ) -> None:
+        self.text = text
+        self._starts = [start for start, _ in offsets(text)]
+        self._fallback = fallback
+        self._cursor = 0
+        self.counted = {"spans": 0, "tokenized": 0}
+
+    def __call__(self, part: str) -> range:
+        return range(self.count(part))
+
+    def count(self, part: str) -> int:
+        """The number of word pieces of ``part`` on its own."""
+        start = self.text.find(part, self._cursor) if part else -1
+        if start < 0 and part:
+            start = self.text.find(part)
+        end = start + len(part)
+        if start < 0 or not (self._clean(start) and self._clean(end)):
+            self.counted["tokenized"] += 1
+            return len(self._fallback(part))
+        self._cursor = start  # the splitter asks for parts in document order
+        self.counted["spans"] += 1
+        return bisect.bisect_left(self._starts, end) - bisect.bisect_left(self._starts, start)
+
+    def _clean(self, i: int) -> bool:
+        """Whether no word piece can straddle position ``i`` (white space or punctuation beside it)."""
+        if i <= 0 or i >= len(self.text):
+            return True
+        before, after = self.text[i - 1], self.text[i]
+        return _bert_space(before) or _bert_space(after) or _bert_punct(before) or _bert_punct(after)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
+from collections.abc import Callable, Sized
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +147,18 @@ class SentenceEmbedder(BaseEmbedding):
         if self.backend != "torch":
             return list(model.tokenize(text))
         return list(model.tokenizer.tokenize(text))
+
+    def chunk_counter(self, text: str) -> Callable[[str], Sized]:
+        """A word-piece counter for the parts of ``text`` the chunker asks about.
+
+        ONNX backends: a `SpanCounter` that cuts ``text`` into word pieces once (same counts as
+        `count_tokens`, a fraction of the work); torch: `count_tokens` itself.
+        """
+        if self.backend == "torch":
+            return self.count_tokens
+        from citewise.index.chunking import SpanCounter
+
+        return SpanCounter(text, self.model.offsets, self.count_tokens)
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         """Normalised embeddings of ``texts``, in batches."""

@@ -136,7 +136,7 @@ class Indexer:
         limit = max(16, self.embedder.max_tokens - 2)  # [CLS] and [SEP] take two places
         size = min(self.config.chunk_size, limit)
         overlap = min(self.config.chunk_overlap, size // 2)
-        pieces = chunk_text(doc.text, size, overlap, tokenizer=self.embedder.count_tokens)
+        pieces = chunk_text(doc.text, size, overlap, tokenizer=self.embedder.chunk_counter(doc.text))
         return [(c.start, c.end, c.text) for c in pieces]
 
     def ingest(

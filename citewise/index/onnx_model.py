@@ -167,6 +167,10 @@ class OnnxSentenceModel:
         """The word pieces of ``text`` (no special tokens, no truncation)."""
         return list(self._counter.encode(text, add_special_tokens=False).tokens)
 
+    def offsets(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) in ``text`` of each of its word pieces (no special tokens, no truncation)."""
+        return list(self._counter.encode(text, add_special_tokens=False).offsets)
+
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Normalised embeddings, one row per text, in input order.
 
