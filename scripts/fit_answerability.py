@@ -261,7 +261,7 @@ def collect(names: list[str]) -> None:
         folder, cases, index = load_set(name)
         assistant = assistant_for(folder, index)
         answerer = assistant.mode("extractive").answerer
-        answerer.all_features = True  # the shipped model's unused features too ('near'), for fit to try
+        answerer.all_features = True  # the shipped model's unused features too ('near', 'dense_part'), for fit to try
         rows = []
         for case in cases:
             k = assistant.settings.top_k
@@ -414,6 +414,13 @@ def _add_relative(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 NEAR_RANK_SETS = {"core+near": CORE_RANK + ("near",), "prior+near": PRIOR_RANK + ("near",)}
 NEAR_ANSWER_SETS = {"answer+near": ANSWER_FEATURES + ("near",)}
 
+# with `fit --with-part`: the question's best similarity to the sentence or a run of 12 of its words
+PART_RANK_SETS = {"core+part": CORE_RANK + ("dense_part",), "prior+part": PRIOR_RANK + ("dense_part",)}
+PART_ANSWER_SETS = {
+    "answer+part": ANSWER_FEATURES + ("dense_part",),
+    "answer(part)": tuple("dense_part" if f == "dense" else f for f in ANSWER_FEATURES),
+}
+
 GRID_C = (0.1, 1.0, 10.0)
 
 
@@ -462,7 +469,11 @@ def _noise_free_best(results: list[tuple[Any, ...]], size: Any) -> tuple[Any, ..
 
 
 def fit(
-    with_swapped: bool = False, with_removed: bool = False, with_relative: bool = False, with_near: bool = False
+    with_swapped: bool = False,
+    with_removed: bool = False,
+    with_relative: bool = False,
+    with_near: bool = False,
+    with_part: bool = False,
 ) -> None:
     """Fit on the tune split: first the ranker (by how often its best candidate is right), then the answerability model."""
     import sklearn
@@ -477,6 +488,9 @@ def fit(
     rank_sets = {**RANK_SETS, **NEAR_RANK_SETS} if with_near else RANK_SETS
     if with_near:
         answer_sets.update(NEAR_ANSWER_SETS)
+    if with_part:
+        rank_sets = {**rank_sets, **PART_RANK_SETS}
+        answer_sets.update(PART_ANSWER_SETS)
     tune = {n: load_rows(json.loads((WORK / f"features-{n}.json").read_text())) for n in sorted(names)}
     per_set = {n: len(_questions(tune[n])) for n in tune}
     # 1. ranking: pairs (right, wrong candidate) of each answerable question, so that what is the
@@ -623,6 +637,11 @@ def main() -> None:
         action="store_true",
         help="fit: also try the models with the 'near' feature (features.near_cover)",
     )
+    parser.add_argument(
+        "--with-part",
+        action="store_true",
+        help="fit: also try the models with 'dense_part' (similarity to the sentence or a run of its words)",
+    )
     parser.add_argument("--answer-model", choices=["fitted", "classic"], default="fitted", help="report: which scorer")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -634,7 +653,7 @@ def main() -> None:
     if args.step == "collect":
         collect(args.sets)
     elif args.step == "fit":
-        fit(args.with_swapped, args.with_removed, args.with_relative, args.with_near)
+        fit(args.with_swapped, args.with_removed, args.with_relative, args.with_near, args.with_part)
     else:
         report(args.sets, not args.no_seed)
 

@@ -18,6 +18,7 @@ from citewise.rag.features import (
     relative,
     term_weights,
     weighted_cover,
+    windows,
 )
 
 
@@ -169,6 +170,38 @@ def test_the_question_standing_beside_the_wanted_entity_counts_more_than_a_date_
     assert near_cover(info, weights, "Northwind launched the Orion rover.", ()) == 0.0
     what = analyse("Why did Northwind launch the rover?")
     assert not what.wants and near_cover(what, weights, beside, e_beside) == 0.0
+
+
+def test_runs_of_words_cover_a_long_sentence_and_skip_a_short_one():
+    long = (
+        "After a long winter of repairs to the harbour wall and two public meetings about the cost, "
+        "the works were finished in May by a crew led by engineer Ida Brandt."
+    )
+    spans = windows(long)
+    assert len(spans) >= 3
+    assert spans[0][0] == 0 and spans[-1][1] == len(long)  # from the first word to the last
+    assert all(len(long[a:b].split()) == 12 for a, b in spans)
+    assert all(long[a:b] == long[a:b].strip() for a, b in spans)
+    assert windows("The crew finished the harbour wall in May.") == []
+
+
+def test_a_short_question_is_closer_to_the_run_of_words_that_answers_it():
+    """The sentence as a whole is about the repairs; the run at its end says who led them."""
+    from citewise.index.embed import SentenceEmbedder
+
+    sentence_embedder = SentenceEmbedder(backend="onnx-int8")
+    long = (
+        "After a long winter of repairs to the harbour wall and two public meetings about the cost, "
+        "the works were finished in May by a crew led by engineer Ida Brandt."
+    )
+    q, whole = sentence_embedder.embed(["Who is Ida Brandt?", long])
+    runs = sentence_embedder.embed([long[a:b] for a, b in windows(long)])
+
+    def dot(a, b):
+        return sum(x * y for x, y in zip(a, b))
+
+    assert max(dot(q, r) for r in runs) > dot(q, whole) + 0.05
+    assert dot(q, runs[-1]) == max(dot(q, r) for r in runs)  # the run naming her
 
 
 @pytest.mark.parametrize(

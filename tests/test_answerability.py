@@ -85,3 +85,20 @@ def test_a_broken_model_file_is_a_one_line_error(broken):
     with pytest.raises(ModelFileError) as err:
         Answerability.from_dict(broken)
     assert "\n" not in str(err.value)
+
+
+def test_dense_part_is_computed_only_when_asked(corpus_assistant):
+    """'dense_part' (tried, not shipped) costs run embeddings: only for a model using it or the fit script."""
+    question = "What is Charles Rivkin's job?"
+    answerer = corpus_assistant.mode("extractive").answerer
+    passages = corpus_assistant.retriever.search(question, 4)
+    ranked = answerer.score(question, question, answerer.candidates(passages))
+    assert ranked and all("dense_part" not in s.features for s in ranked)
+    answerer.all_features = True
+    try:
+        ranked = answerer.score(question, question, answerer.candidates(passages))
+    finally:
+        answerer.all_features = False
+    assert all(s.features["dense_part"] >= s.features["dense"] for s in ranked)
+    rivkin = next(s for s in ranked if "said MPA Chairman and CEO Charles Rivkin" in s.text and not s.features["pair"])
+    assert rivkin.features["dense_part"] > rivkin.features["dense"] + 0.05  # the run of words naming him

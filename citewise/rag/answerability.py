@@ -56,6 +56,8 @@ EXTRA_FEATURES = (
     "idf_context",  # the same for the sentence with its neighbours and its document's title
     "near",  # that weighted share within a few words of an entity of the wanted type (computed only
     # when a model uses it or ExtractiveAnswerer.all_features is set)
+    "dense_part",  # the best similarity of the question to the sentence or a run of 12 of its words
+    # (features.windows; computed only when a model uses it or all_features is set)
 )
 FEATURES = tuple(dict.fromkeys(RANK_FEATURES + ANSWER_FEATURES + EXTRA_FEATURES))
 PACKAGED = "answerability.json"

@@ -32,6 +32,7 @@ from citewise.rag.features import (
     is_statement,
     stem,
     term_weights,
+    windows,
 )
 from citewise.rag.injection import is_instruction
 from citewise.rag.retrieve import Passage
@@ -161,6 +162,11 @@ class ExtractiveAnswerer:
         return self.all_features or "near" in self.model.rank.features + self.model.answer.features
 
     @property
+    def _part(self) -> bool:
+        """Whether to compute 'dense_part': a model uses it, or every feature is asked for."""
+        return self.all_features or "dense_part" in self.model.rank.features + self.model.answer.features
+
+    @property
     def threshold(self) -> float:
         """Refusal threshold: the configured ``min_score``, else the model's."""
         return self.model.threshold if self.config.min_score is None else self.config.min_score
@@ -287,6 +293,8 @@ class ExtractiveAnswerer:
                 "pair": 0.0,
             }
             s.features.update(candidate_features(info, own_terms, s.text, s.context, e, weights, near))
+        if self._part:
+            self._dense_parts(sentences, qvec, own_vec)
         _margins(sentences)
         pairs = self._pairs(info, own_terms, sentences, ents, weights)
         everyone = sentences + pairs
@@ -295,6 +303,27 @@ class ExtractiveAnswerer:
             s.rank = s.features["rank_p"]
             s.score = self.model.answer.probability(s.features)
         return sorted(everyone, key=lambda s: s.rank, reverse=True)
+
+    def _dense_parts(self, sentences: list[ScoredSentence], qvec: list[float], own_vec: list[float]) -> None:
+        """'dense_part': the best similarity of the question to the sentence or to a run of its words
+        (`features.windows`); run vectors are cached per document version like sentence vectors."""
+        keys, texts, owner = [], [], []
+        for n, s in enumerate(sentences):
+            for a, b in windows(s.text):
+                keys.append(("w", s.passage.chunk.doc_hash, s.start + a, s.start + b))
+                texts.append(s.text[a:b])
+                owner.append(n)
+        found = [self._vectors.get(k) for k in keys]
+        missing = [i for i, v in enumerate(found) if v is None]
+        if missing:
+            for i, v in zip(missing, self.embedder.embed([texts[i] for i in missing]), strict=True):
+                self._vectors.put(keys[i], v)
+                found[i] = v
+        best = [s.features["dense"] for s in sentences]
+        for n, vec in zip(owner, found, strict=True):
+            best[n] = max(best[n], _dot(qvec, vec), _dot(own_vec, vec))  # type: ignore[arg-type]
+        for s, value in zip(sentences, best, strict=True):
+            s.features["dense_part"] = value
 
     def _sentence_entities(self, sentences: list[ScoredSentence]) -> list[tuple[Entity, ...]]:
         out: list[tuple[Entity, ...]] = [()] * len(sentences)

@@ -238,3 +238,20 @@ def candidate_features(
     if near:
         out["near"] = near_cover(info, weights, text, entities)
     return out
+
+
+def windows(text: str, size: int = 12, stride: int = 6) -> list[tuple[int, int]]:
+    """Character spans of overlapping runs of ``size`` words across ``text``, ``stride`` words apart.
+
+    A sentence of more than ``size + stride`` words only: a short question compared with a long
+    sentence gets a low similarity even when one clause of it is the answer ("... said MPA
+    Chairman and CEO Charles Rivkin" for "What is Charles Rivkin's job?"); compared with each run
+    of words, the run that holds the answer stands out. Shorter sentences get none.
+    """
+    words = [m.span() for m in re.finditer(r"\S+", text)]
+    if len(words) <= size + stride:
+        return []
+    starts = list(range(0, len(words) - size + 1, stride))
+    if starts[-1] != len(words) - size:
+        starts.append(len(words) - size)  # the sentence's last words too
+    return [(words[i][0], words[i + size - 1][1]) for i in starts]
