@@ -198,7 +198,7 @@ def test_a_short_question_is_closer_to_the_run_of_words_that_answers_it():
     runs = sentence_embedder.embed([long[a:b] for a, b in windows(long)])
 
     def dot(a, b):
-        return sum(x * y for x, y in zip(a, b))
+        return sum(x * y for x, y in zip(a, b, strict=True))
 
     assert max(dot(q, r) for r in runs) > dot(q, whole) + 0.05
     assert dot(q, runs[-1]) == max(dot(q, r) for r in runs)  # the run naming her
