@@ -168,18 +168,24 @@ def _interrupted(assistant: Any, before: dict[str, str], paths: tuple[str, ...])
     )
 
 
+def _one_line(quote: str) -> str:
+    """A quote on one line of the list (a line break inside a PDF or list sentence would split the item);
+    `ask --json` keeps the exact text."""
+    return " ".join(quote.split())
+
+
 def _print_sources(answer: Any) -> None:
     """What follows an answer's text: its note, citations and confidence, or a refusal's closest passages."""
     if answer.note:
         click.echo(f"({answer.note})")
     for c in answer.citations:
         page = f", p. {c.page}" if c.page else ""
-        click.echo(f"  [{c.n}] {c.title} ({c.doc_id}{page}): \u201c{c.quote}\u201d")
+        click.echo(f"  [{c.n}] {c.title} ({c.doc_id}{page}): \u201c{_one_line(c.quote)}\u201d")
     if answer.refused and answer.closest:
         click.echo("Closest passages:")
         for c in answer.closest:  # not citations: no [n], they do not answer the question
             page = f", p. {c.page}" if c.page else ""
-            click.echo(f"  - {c.title or c.doc_id} ({c.doc_id}{page}): \u201c{c.quote}\u201d")
+            click.echo(f"  - {c.title or c.doc_id} ({c.doc_id}{page}): \u201c{_one_line(c.quote)}\u201d")
     elif not answer.refused and answer.confidence is not None:
         click.echo(f"(confidence {answer.confidence:.2f})")
 

@@ -155,7 +155,8 @@ def _cli(args: list[str], data: Path, stdin: str | None = None) -> subprocess.Co
 
 
 def _closest_lines(closest: list[dict[str, Any]]) -> list[str]:
-    return [f"  - {c['title']} ({c['doc_id']}): \u201c{c['quote']}\u201d" for c in closest]
+    # one line each: a quote that spans a line break is shown on one line (the JSON keeps it exact)
+    return [f"  - {c['title']} ({c['doc_id']}): \u201c{' '.join(c['quote'].split())}\u201d" for c in closest]
 
 
 def test_cli_ask_and_chat_show_what_ask_json_holds(tmp_path: Path) -> None:

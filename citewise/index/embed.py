@@ -70,7 +70,7 @@ def _load_onnx(path: str, backend: str, cache_dir: Path | None) -> Any:
     if not (model_dir / "tokenizer.json").exists():
         raise EmbeddingModelError(f"the {backend} backend needs a local model folder with tokenizer.json, not {path!r}")
     onnx_file = ensure_export(model_dir, backend, cache_dir or user_cache_dir())
-    return OnnxSentenceModel(onnx_file, model_dir)
+    return OnnxSentenceModel(onnx_file, model_dir, quantized=backend == "onnx-int8")
 
 
 def load_model(path: str, backend: str = "torch", cache_dir: Path | None = None) -> Any:
