@@ -57,16 +57,19 @@ def test_int8_export_fuses_attention(tmp_path, monkeypatch):
     assert "IsNaN" not in ops and "Softmax" not in ops, sorted(set(ops))
 
 
-def test_an_int8_vector_does_not_depend_on_the_texts_embedded_with_it(tmp_path):
-    """Dynamic int8 scales activations per run: batched, a sentence's vector moved with its companions
-    (cosine down to 0.989), so a chat turn could show other passages than `ask` for the same question."""
+def test_an_int8_vector_embedded_each_does_not_depend_on_the_texts_beside_it(tmp_path):
+    """Dynamic int8 scales activations per run: batched, a sentence's vector moves with its companions
+    (cosine down to 0.989), so a chat turn showed other passages than `ask` for the same question.
+    `embed_each`, used at question time, computes each text on its own."""
     embedder = SentenceEmbedder(backend="onnx-int8", cache_dir=tmp_path / "models")
     texts = _texts()[:12]
-    together = np.array(embedder.embed(texts))
+    each = np.array(embedder.embed_each(texts))
     alone = np.array([embedder.embed([t])[0] for t in texts])
-    shuffled = np.array(embedder.embed(list(reversed(texts)) + ["an unrelated, much longer companion text " * 8]))
-    assert np.array_equal(together, alone)
-    assert np.array_equal(together, shuffled[: len(texts)][::-1])
+    shuffled = np.array(embedder.embed_each(list(reversed(texts)) + ["an unrelated, much longer companion text " * 8]))
+    assert np.array_equal(each, alone)
+    assert np.array_equal(each, shuffled[: len(texts)][::-1])
+    batched = np.array(embedder.embed(texts))  # what ingest does: faster, and close
+    assert not np.array_equal(batched, alone) and (batched * alone).sum(axis=1).min() > 0.95
 
 
 def test_onnx_backend_orders_rows_like_the_input(tmp_path):
@@ -128,8 +131,8 @@ def test_batches_sorted_by_length_keep_each_vector_with_its_text(tmp_path, backe
     assert (cosines.argmax(axis=1) == np.arange(len(texts))).all()
     if backend == "onnx":  # fp32: the same numbers (padding is masked out)
         assert np.allclose(together, alone, atol=1e-4)
-    else:  # int8 reads one text per run (see the test above): the very same numbers, no padding at all
-        assert np.array_equal(together, alone)
+    else:  # int8 quantizes each batch's activations with one scale, so neighbours move a vector slightly
+        assert np.diag(cosines).min() >= 0.95, np.diag(cosines).min()  # the bound used against torch above
     # and the padding computed is that of batches in length order, less than in input order
     model = embedder.model
     lengths = [len(model.tokenize(t.strip())) + 2 for t in texts]  # [CLS] and [SEP]
@@ -140,8 +143,4 @@ def test_batches_sorted_by_length_keep_each_vector_with_its_text(tmp_path, backe
 
     before = model.counts["computed"]
     embedder.embed(texts)
-    computed = model.counts["computed"] - before
-    if backend == "onnx":
-        assert computed == padded(sorted(lengths)) < padded(lengths)
-    else:  # one text per run: no padding computed
-        assert computed == sum(lengths)
+    assert model.counts["computed"] - before == padded(sorted(lengths)) < padded(lengths)

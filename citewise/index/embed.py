@@ -70,7 +70,7 @@ def _load_onnx(path: str, backend: str, cache_dir: Path | None) -> Any:
     if not (model_dir / "tokenizer.json").exists():
         raise EmbeddingModelError(f"the {backend} backend needs a local model folder with tokenizer.json, not {path!r}")
     onnx_file = ensure_export(model_dir, backend, cache_dir or user_cache_dir())
-    return OnnxSentenceModel(onnx_file, model_dir, quantized=backend == "onnx-int8")
+    return OnnxSentenceModel(onnx_file, model_dir)
 
 
 def load_model(path: str, backend: str = "torch", cache_dir: Path | None = None) -> Any:
@@ -159,6 +159,20 @@ class SentenceEmbedder(BaseEmbedding):
         from citewise.index.chunking import SpanCounter
 
         return SpanCounter(text, self.model.offsets, self.count_tokens)
+
+    def embed_each(self, texts: list[str]) -> list[list[float]]:
+        """Normalised embeddings of ``texts``, each computed on its own, so each is a function of its text.
+
+        The ``onnx-int8`` model quantizes activations with one scale per run, so a text batched with
+        others gets a vector that depends on them (cosine down to 0.989 against the text alone):
+        sentences scored at question time would then rank differently with what the cache already
+        held (a chat turn against `ask` for the same question). No padding is computed, so for the
+        few dozen sentences of a question this is no slower than a batch (docs/performance.md).
+        Ingest keeps `embed`'s batches, which are faster over thousands of chunks.
+        """
+        if self.backend != "onnx-int8":
+            return self.embed(texts)
+        return [v.tolist() for t in texts for v in self.model.encode([t], batch_size=1)]
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         """Normalised embeddings of ``texts``, in batches."""

@@ -140,7 +140,7 @@ class OnnxSentenceModel:
     pieces, batched by length to waste little padding.
     """
 
-    def __init__(self, onnx_file: Path, model_dir: Path, threads: int = 0, quantized: bool = False) -> None:
+    def __init__(self, onnx_file: Path, model_dir: Path, threads: int = 0) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -152,12 +152,6 @@ class OnnxSentenceModel:
         # ingest's reading and chunking thread (or another process) needs (measured in docs/performance.md)
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
-        # A dynamically quantized model scales each batch's activations by the batch's own range, so a text's
-        # vector would depend on the texts batched with it (cosine down to 0.989 between a sentence embedded alone
-        # and in a batch): the same question could then get other passages in a chat than in `ask`, and a file
-        # other vectors uploaded alone than in a folder. Such a model reads one text per run: its vector is a
-        # function of the text, at the same word pieces per second (no padding; docs/performance.md).
-        self.one_per_run = quantized
         self.max_seq_length = _max_seq_length(model_dir)
         self._counter = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._counter.no_truncation()
@@ -184,8 +178,6 @@ class OnnxSentenceModel:
         word-piece count, so each pads only to about its own length, and each vector is
         written back to its own text's row.
         """
-        if self.one_per_run:
-            batch_size = 1
         encodings = self._encoder.encode_batch([t.strip() for t in texts])
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))  # stable: ties keep input order
         out = np.zeros((len(texts), 0), dtype=np.float32)

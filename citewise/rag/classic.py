@@ -207,7 +207,7 @@ class ClassicAnswerer:
         keys = [(s.passage.chunk.doc_hash, s.start, s.end) for s in sentences]
         missing = [i for i, k in enumerate(keys) if k not in self._cache]
         if missing:
-            vectors = self.embedder.embed([sentences[i].text for i in missing])
+            vectors = self.embedder.embed_each([sentences[i].text for i in missing])
             for i, v in zip(missing, vectors, strict=True):
                 self._cache[keys[i]] = v
         for k in keys:

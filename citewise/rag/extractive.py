@@ -229,7 +229,7 @@ class ExtractiveAnswerer:
         found = [self._vectors.get(k) for k in keys]
         missing = [i for i, v in enumerate(found) if v is None]
         if missing:
-            vectors = self.embedder.embed([sentences[i].text for i in missing])
+            vectors = self.embedder.embed_each([sentences[i].text for i in missing])
             for i, v in zip(missing, vectors, strict=True):
                 self._vectors.put(keys[i], v)
                 found[i] = v
@@ -316,7 +316,7 @@ class ExtractiveAnswerer:
         found = [self._vectors.get(k) for k in keys]
         missing = [i for i, v in enumerate(found) if v is None]
         if missing:
-            for i, v in zip(missing, self.embedder.embed([texts[i] for i in missing]), strict=True):
+            for i, v in zip(missing, self.embedder.embed_each([texts[i] for i in missing]), strict=True):
                 self._vectors.put(keys[i], v)
                 found[i] = v
         best = [s.features["dense"] for s in sentences]

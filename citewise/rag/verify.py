@@ -138,7 +138,7 @@ class SupportChecker:
                 text = p.chunk.text[start - p.chunk.start : end - p.chunk.start]
                 if len(content_terms(text)) >= 2 and not is_instruction(text):
                     items.append((n, ScoredSentence(passage=p, start=start, end=end, text=text)))
-        vectors = self.embedder.embed([s.text for _, s in items])
+        vectors = self.embedder.embed_each([s.text for _, s in items])
         by_source: dict[int, list[tuple[ScoredSentence, list[float], set[str]]]] = {}
         for (n, s), vec in zip(items, vectors, strict=True):
             by_source.setdefault(n, []).append((s, vec, content_terms(s.text)))
@@ -146,7 +146,7 @@ class SupportChecker:
 
     def check(self, claims: list[Claim], sources: SourceSentences) -> list[Support]:
         """Check each claim: first against the sources it cites, then (repair) against the others."""
-        vectors = self.embedder.embed([c.text for c in claims])
+        vectors = self.embedder.embed_each([c.text for c in claims])
         return [self._check_one(c, vec, sources) for c, vec in zip(claims, vectors, strict=True)]
 
     def _check_one(self, claim: Claim, vec: list[float], sources: SourceSentences) -> Support:
