@@ -116,3 +116,14 @@ def test_instruction_detection():
     assert not is_instruction("The system of opt-out rules for copyright holders was criticised.")
     assert not is_instruction("OpenAI launched Sora 2 on September 30, 2025.")
     assert not is_instruction("CODA asked OpenAI to follow Japanese copyright rules.")
+
+
+def test_a_sentence_quoted_verbatim_has_similarity_at_most_one(corpus_assistant):
+    """Claim and source sentence embedded alone are the same vector; its float self-dot may exceed 1."""
+    a = corpus_assistant
+    checker = SupportChecker(a.embedder)
+    sources = checker.index(a.search("When did OpenAI launch Sora 2?", top_k=4))
+    texts = [s.text for items in sources.by_source.values() for s, _, _ in items]
+    supports = checker.check([Claim(t) for t in texts], sources)
+    assert all(s.supported and -1.0 <= s.similarity <= 1.0 for s in supports)
+    assert max(s.similarity for s in supports) > 0.999  # the verbatim sentence itself

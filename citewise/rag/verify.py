@@ -160,7 +160,9 @@ class SupportChecker:
         for group in (cited, others):
             for n in group:
                 for sentence, svec, sterms in sources.by_source[n]:
-                    sim = sum(a * b for a, b in zip(vec, svec, strict=True))
+                    # a cosine of unit vectors; a sentence quoted verbatim is its source's own vector, whose
+                    # float dot with itself can exceed 1 by rounding (1.0000000019): kept within [-1, 1]
+                    sim = max(-1.0, min(1.0, sum(a * b for a, b in zip(vec, svec, strict=True))))
                     overlap = len(terms & sterms) / len(terms)
                     ok = self.config.accepts(sim, overlap) and numbers <= set(_NUMBER.findall(sentence.text))
                     candidate = Support(ok, n, sentence, sim, overlap)
