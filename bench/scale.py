@@ -46,12 +46,7 @@ def real_point(chunks: int, work: Path, rounds: int, **overrides: Any) -> dict[s
         "ingest_chunks_per_s": round(report.chunks / seconds, 1),
         "ingest_mb_per_s": round(mb / seconds, 4),
         **_queries(assistant, rounds, lambda: make_ours(folder / "data", **overrides)),
-        # a new `citewise ask` process on this index: model load, saved keyword index, answer
-        "cold_ask": cold_start(folder / "data", SCALE_QUESTIONS[2], runs=3 if rounds > 1 else 1),
-        # peak resident memory of such a process: model, Chroma's index, the saved keyword index, one answer
-        "peak_rss": peak_rss(folder / "data", with_llm=False, question=SCALE_QUESTIONS[2]),
-        "index_mb": folder_mb(folder / "data" / "chroma"),
-        "keyword_index_mb": folder_mb(folder / "data" / "keywords"),
+        **_new_process_and_disk(folder / "data", rounds),
     }
 
 
@@ -88,12 +83,19 @@ def synthetic_point(chunks: int, work: Path, rounds: int, **overrides: Any) -> d
         "vectors": "precomputed deterministic (seeded random unit vectors), not embedded",
         "write_s": round(write_s, 2),
         **_queries(assistant, rounds, lambda: make_ours(folder / "data", **overrides)),
+        **_new_process_and_disk(folder / "data", rounds),
+    }
+
+
+def _new_process_and_disk(data: Path, rounds: int) -> dict[str, Any]:
+    """What a new process pays on the index in ``data``, and what the index takes on disk."""
+    return {
         # a new `citewise ask` process on this index: model load, saved keyword index, answer
-        "cold_ask": cold_start(folder / "data", SCALE_QUESTIONS[2], runs=3 if rounds > 1 else 1),
+        "cold_ask": cold_start(data, SCALE_QUESTIONS[2], runs=3 if rounds > 1 else 1),
         # peak resident memory of such a process: model, Chroma's index, the saved keyword index, one answer
-        "peak_rss": peak_rss(folder / "data", with_llm=False, question=SCALE_QUESTIONS[2]),
-        "index_mb": folder_mb(folder / "data" / "chroma"),
-        "keyword_index_mb": folder_mb(folder / "data" / "keywords"),
+        "peak_rss": peak_rss(data, with_llm=False, question=SCALE_QUESTIONS[2]),
+        "index_mb": folder_mb(data / "chroma"),
+        "keyword_index_mb": folder_mb(data / "keywords"),
     }
 
 

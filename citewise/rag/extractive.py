@@ -15,7 +15,7 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from citewise.index.chunking import sentence_spans
@@ -156,15 +156,9 @@ class ExtractiveAnswerer:
         self._questions = _LRU(256)
         self._documents = _LRU(16)
 
-    @property
-    def _near(self) -> bool:
-        """Whether to compute the 'near' feature: a model uses it, or every feature is asked for."""
-        return self.all_features or "near" in self.model.rank.features + self.model.answer.features
-
-    @property
-    def _part(self) -> bool:
-        """Whether to compute 'dense_part': a model uses it, or every feature is asked for."""
-        return self.all_features or "dense_part" in self.model.rank.features + self.model.answer.features
+    def _computes(self, feature: str) -> bool:
+        """Whether to compute an optional feature ('near', 'dense_part'): a model uses it, or all are asked for."""
+        return self.all_features or feature in self.model.rank.features + self.model.answer.features
 
     @property
     def threshold(self) -> float:
@@ -226,11 +220,14 @@ class ExtractiveAnswerer:
     # ---- caches ---------------------------------------------------------------------
     def embeddings(self, sentences: list[ScoredSentence]) -> list[list[float]]:
         keys = [("v", s.passage.chunk.doc_hash, s.start, s.end) for s in sentences]
+        return self._cached_vectors(keys, [s.text for s in sentences])
+
+    def _cached_vectors(self, keys: Sequence[tuple[object, ...]], texts: list[str]) -> list[list[float]]:
+        """The vector of each text, from the cache by its key, embedding (each on its own) only those missing."""
         found = [self._vectors.get(k) for k in keys]
         missing = [i for i, v in enumerate(found) if v is None]
         if missing:
-            vectors = self.embedder.embed_each([sentences[i].text for i in missing])
-            for i, v in zip(missing, vectors, strict=True):
+            for i, v in zip(missing, self.embedder.embed_each([texts[i] for i in missing]), strict=True):
                 self._vectors.put(keys[i], v)
                 found[i] = v
         return found  # type: ignore[return-value]
@@ -280,7 +277,7 @@ class ExtractiveAnswerer:
         texts_terms = [content_terms(s.text) for s in sentences]
         weights = term_weights(own_terms, texts_terms)
         vectors = self.embeddings(sentences)
-        near = self._near
+        near = self._computes("near")
         for s, vec, e, s_terms in zip(sentences, vectors, ents, texts_terms, strict=True):
             dense = max(_dot(qvec, vec), _dot(own_vec, vec))
             lexical = len(q_terms & s_terms) / math.sqrt(max(1, len(q_terms)) * max(1, len(s_terms)) ** 0.5)
@@ -293,7 +290,7 @@ class ExtractiveAnswerer:
                 "pair": 0.0,
             }
             s.features.update(candidate_features(info, own_terms, s.text, s.context, e, weights, near))
-        if self._part:
+        if self._computes("dense_part"):
             self._dense_parts(sentences, qvec, own_vec)
         _margins(sentences)
         pairs = self._pairs(info, own_terms, sentences, ents, weights)
@@ -307,21 +304,17 @@ class ExtractiveAnswerer:
     def _dense_parts(self, sentences: list[ScoredSentence], qvec: list[float], own_vec: list[float]) -> None:
         """'dense_part': the best similarity of the question to the sentence or to a run of its words
         (`features.windows`); run vectors are cached per document version like sentence vectors."""
-        keys, texts, owner = [], [], []
+        keys: list[tuple[object, ...]] = []
+        texts: list[str] = []
+        owner: list[int] = []
         for n, s in enumerate(sentences):
             for a, b in windows(s.text):
                 keys.append(("w", s.passage.chunk.doc_hash, s.start + a, s.start + b))
                 texts.append(s.text[a:b])
                 owner.append(n)
-        found = [self._vectors.get(k) for k in keys]
-        missing = [i for i, v in enumerate(found) if v is None]
-        if missing:
-            for i, v in zip(missing, self.embedder.embed_each([texts[i] for i in missing]), strict=True):
-                self._vectors.put(keys[i], v)
-                found[i] = v
         best = [s.features["dense"] for s in sentences]
-        for n, vec in zip(owner, found, strict=True):
-            best[n] = max(best[n], _dot(qvec, vec), _dot(own_vec, vec))  # type: ignore[arg-type]
+        for n, vec in zip(owner, self._cached_vectors(keys, texts), strict=True):
+            best[n] = max(best[n], _dot(qvec, vec), _dot(own_vec, vec))
         for s, value in zip(sentences, best, strict=True):
             s.features["dense_part"] = value
 
@@ -371,7 +364,9 @@ class ExtractiveAnswerer:
                 pair = ScoredSentence(s.passage, start, end, quote, context=s.context, neighbours=[])
                 pair.features = dict(s.features)
                 pair.features.update(
-                    candidate_features(info, own_terms, quote, s.context + " " + text, e + ne, weights, self._near)
+                    candidate_features(
+                        info, own_terms, quote, s.context + " " + text, e + ne, weights, self._computes("near")
+                    )
                 )
                 pair.features["pair"] = 1.0
                 out.append(pair)
