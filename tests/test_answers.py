@@ -201,3 +201,30 @@ def test_a_sentence_is_paired_with_the_neighbour_that_holds_the_answer_type(own_
     text = _doc_text(own_assistant, "harbour.md")
     for s in pairs:
         assert text[s.start : s.end] == s.text
+
+
+def test_a_sentence_ending_with_a_colon_is_a_candidate_with_its_bullet_list(own_assistant):
+    """The list items' bullets ("• ... • ...") are not navigation separators: the sentence and
+    its items stay one candidate (it used to be dropped as navigation text, so never quoted)."""
+    from citewise.index.store import ChunkRecord
+    from citewise.rag.retrieve import Passage
+
+    text = (
+        "The tenants' council met the landlord on Monday.\n\n"
+        "The council put forward three requests at the meeting:\n\n"
+        "  • Repair the lifts in both towers before winter.\n"
+        "  • Publish the service charges for each flat.\n"
+        "  • Hold a meeting with the tenants every quarter.\n\n"
+        "The landlord promised an answer within a month."
+    )
+    chunk = ChunkRecord("c0", "council.md", "h-council", text, 0, len(text), 0, None, "Council", "council.md")
+    answerer = own_assistant.mode("extractive").answerer
+    candidates = answerer.candidates([Passage(chunk=chunk, score=1.0)])
+    listed = [c for c in candidates if c.text.startswith("The council put forward")]
+    assert len(listed) == 1
+    assert listed[0].text.endswith("every quarter.") and listed[0].text.count("•") == 3
+    assert text[listed[0].start : listed[0].end] == listed[0].text
+    # navigation text with the same separators is still no candidate
+    nav = "Home • News • Sport • Weather • Contact the newsroom today"
+    chunk = ChunkRecord("c1", "nav.md", "h-nav", nav, 0, len(nav), 0, None, "Nav", "nav.md")
+    assert answerer.candidates([Passage(chunk=chunk, score=1.0)]) == []

@@ -207,8 +207,11 @@ class ExtractiveAnswerer:
                     continue
                 seen.add((chunk.doc_id, start))
                 text = doc.slice(start, end)
-                # a sentence addressing the assistant is a prompt injection: never quoted as an answer
-                if len(content_terms(text)) < 2 or is_instruction(text) or not is_statement(text):
+                # a sentence addressing the assistant is a prompt injection: never quoted as an answer.
+                # Whether it is a statement is judged on the sentence itself: the bullets of the list
+                # items quoted after its colon ("• ... • ...") are no navigation separators.
+                lead = doc.slice(*doc.spans[i])
+                if len(content_terms(text)) < 2 or is_instruction(text) or not is_statement(lead):
                     continue
                 near = [doc.spans[j] for j in (i - 1, i + 1) if 0 <= j < len(doc.spans)]
                 neighbours = [(a, b, doc.slice(a, b)) for a, b in near if a >= end or b <= start]
