@@ -158,6 +158,12 @@ def test_context_overlap_and_token_recall():
     assert token_recall("Nothing relevant.", "Proof of History") == 0.0
 
 
+def test_context_overlap_does_not_depend_on_how_a_pdf_reader_wrote_line_end_hyphens():
+    ctx = ["The ledger keeps the in-\ntegrity of each trans-\naction between peer -to-peer nodes."]
+    assert overlaps_context("The ledger keeps the integrity of each transaction between peer-to-peer nodes.", ctx, 0.8)
+    assert not overlaps_context("The ledger keeps the history of each block between nodes.", ctx, 0.8)
+
+
 @pytest.mark.parametrize(("values", "q", "expected"), [([], 0.5, 0.0), ([3, 1, 2], 0.5, 2), ([1, 2, 3, 4], 0.95, 3.85)])
 def test_percentile(values, q, expected):
     assert percentile(values, q) == pytest.approx(expected)

@@ -98,10 +98,52 @@ def test_blockchain_paper_loads_with_pages_and_pypdf_lines():
     _tiles(doc)
     assert doc.title.startswith("From Bitcoin to Solana")
     assert "\r" not in doc.text and "\ufffe" not in doc.text and "\x02" not in doc.text
-    # a word PDFium un-hyphenates at a line end is kept as pypdf gives it, so quotes and lines stay the same
-    assert "the required security and in-\ntegrity that blockchain systems" in doc.text
+    # a word hyphenated at a typeset line end is whole again; a compound keeps its hyphen
+    assert "the required security and integrity that blockchain systems" in " ".join(doc.text.split())
+    assert "in-\ntegrity" not in doc.text and "peer-to-peer" in doc.text
     assert doc.page_at(doc.text.index("chain market size is expected to grow")) == 2
     old, _title = loaders._pypdf_pages(BLOCKCHAIN)
+    old = [t.replace("\x02", "-") for t in loaders.dehyphenate([loaders._PYPDF_HYPHEN.sub("\x02", t) for t in old])]
     pages = [doc.text[start:end] for _, start, end in doc.pages]
     for before, now in zip(old, pages, strict=True):  # the same words on each page, give or take a split
         assert abs(len(before.split()) - len(now.split())) <= 3
+
+
+@pytest.mark.parametrize(
+    ("pages", "expected"),
+    [
+        # a word split by a line break is joined; the line then breaks after the word, not inside it
+        (
+            ["The ledger keeps its in\x02tegrity.", "Integrity matters."],
+            ["The ledger keeps its integrity.", "Integrity matters."],
+        ),
+        (["Each of the us\x02ers signs the block."], ["Each of the users\nsigns the block."]),
+        # the part before the break holds a hyphen: a compound
+        (["It cut the time-to\x02market in half."], ["It cut the time-to-market\nin half."]),
+        # a capital or digit after the break, or an acronym before it: a compound
+        (["A COVID\x0219 test and a pre\x02Bitcoin era."], ["A COVID-19\ntest and a pre-Bitcoin\nera."]),
+        # both parts are words of the document and the joined form is not: a compound
+        (["It is open\x02source.", "The source is open to all."], ["It is open-source.", "The source is open to all."]),
+        # the document writes the joined form: joined, even though both parts are words
+        (
+            ["A block\x02chain of blocks.", "The blockchain grows."],
+            ["A blockchain\nof blocks.", "The blockchain grows."],
+        ),
+        # a line break after the mark; a word ending its line; a mark at the very end is left for the caller
+        (
+            ["the in\x02\ntegrity, of it", "keeps in\x02tegrity\nof it", "ends with\x02"],
+            ["the integrity,\nof it", "keeps integrity\nof it", "ends with\x02"],
+        ),
+    ],
+)
+def test_a_word_hyphenated_at_a_line_end_is_made_whole(pages, expected):
+    assert loaders.dehyphenate(pages) == expected
+
+
+def test_pypdf_line_end_hyphens_are_resolved_like_pdfiums(tmp_path, monkeypatch):
+    path = make_pdf(
+        tmp_path / "wrap.pdf", ["The nodes keep the in-\ntegrity of the ledger and its peer-to-", "peer links."]
+    )
+    monkeypatch.setitem(sys.modules, "pypdfium2", None)  # the pypdf fallback
+    text = load_document(path).text
+    assert "in-" not in text and "integrity of the ledger" in " ".join(text.split())

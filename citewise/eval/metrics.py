@@ -213,8 +213,13 @@ def squad_metrics(results: Sequence[CaseResult]) -> dict[str, float]:
 
 
 # ---- reference cases (LabelledRagDataset) ---------------------------------------------------
+_LINE_END_HYPHEN = re.compile(r"(?<=[a-z])-[ \t]*\n\s*(?=[a-z])")
+
+
 def _trigrams(text: str) -> set[tuple[str, ...]]:
-    words = re.findall(r"[a-z0-9]+", normalize(text))
+    # a word hyphenated at a line end is joined: a reference written "in-\ntegrity" (by a PDF reader
+    # that keeps line-end hyphens) and a quote "integrity" (citewise joins them) are the same words
+    words = re.findall(r"[a-z0-9]+", normalize(_LINE_END_HYPHEN.sub("", text)))
     return {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
 
 

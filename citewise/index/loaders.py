@@ -180,15 +180,58 @@ def _load_html(path: Path) -> LoadedDocument:
 
 # PDFium is not thread-safe, not even across documents: one call at a time in this process.
 _PDFIUM_LOCK = threading.Lock()
-# Control characters PDFium may leave in page text (\x02 and \ufffe, its marks for a word hyphenated
-# at a line end, are turned back into "-" and the line break first).
+# Control characters PDFium may leave in page text (\x02 and \ufffe, its marks for a hyphen at a line
+# end, are resolved by `dehyphenate` first).
 _PDF_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SOFT_HYPHEN = re.compile(r"(\S*?)(\w+)\x02[ \t]*(?:\n[ \t]*)?(\w+)(\S*)([ \t]+|(?=\n)|$)")
+_WORDS = re.compile(r"\w+(?:-\w+)*")
+_PYPDF_HYPHEN = re.compile(r"(?<=\w)-\n(?=\w)")
+
+
+def dehyphenate(pages: list[str]) -> list[str]:
+    """Pages with each word PDFium marked as hyphenated at a line end (``\\x02``) made whole again.
+
+    A typeset line break splits "integrity" into "in-" and "tegrity". The two parts are joined
+    (the line then breaks after the word) unless they form a compound, judged on the document's own words (the words broken at a line
+    end left out): the part before the break already holds a hyphen ("time-to" + "market"); the
+    second part starts with a capital or a digit, or the first is written in capitals ("COVID" +
+    "19"); or the joined form is no word of the document while the hyphenated form is, or both
+    parts are ("open" + "source"). "in" + "tegrity", "us" + "ers" and "block" + "chain" (the
+    document writes "blockchain") are joined.
+    """
+    counts: dict[str, int] = {}
+    for w in _WORDS.findall(_SOFT_HYPHEN.sub(" ", "\n".join(pages))):
+        counts[w.lower()] = counts.get(w.lower(), 0) + 1
+        for part in w.split("-")[1:] if "-" in w else ():
+            counts[part.lower()] = counts.get(part.lower(), 0) + 1
+        if "-" in w:
+            first = w.split("-")[0].lower()
+            counts[first] = counts.get(first, 0) + 1
+
+    def resolve(m: re.Match[str]) -> str:
+        before, left, right = m.group(1), m.group(2), m.group(3)
+        joined, hyphened = (left + right).lower(), f"{left}-{right}".lower()
+        if "-" in before or not right[0].islower() or (len(left) > 1 and left.isupper()):
+            compound = True
+        elif counts.get(joined):
+            compound = False
+        else:
+            compound = bool(counts.get(hyphened)) or bool(counts.get(left.lower()) and counts.get(right.lower()))
+        word = f"{before}{left}-{right}" if compound else f"{before}{left}{right}"
+        # the line breaks after the whole word instead of inside it: lines keep their lengths, which
+        # tell a line wrapped inside a sentence from a short last line (`chunking.sentence_spans`)
+        return word + m.group(4) + ("\n" if m.group(5) else "")
+
+    return [_SOFT_HYPHEN.sub(resolve, page) for page in pages]
 
 
 def _load_pdf(path: Path) -> LoadedDocument:
     if path.stat().st_size == 0:
         raise LoadError(f"{path.name}: file is empty")
     page_texts, title = _pdfium_pages(path) or _pypdf_pages(path)  # pypdf only for a file PDFium cannot open
+    # pypdf writes a hyphen at a line end as "-" and a line break: marked like PDFium's, one rule for both
+    page_texts = [_PYPDF_HYPHEN.sub("\x02", t) for t in page_texts]
+    page_texts = [t.replace("\x02", "-") for t in dehyphenate(page_texts)]  # any mark left: a plain hyphen
     parts: list[str] = []
     pages: list[tuple[int, int, int]] = []
     offset = 0
@@ -209,7 +252,7 @@ def _pdfium_pages(path: Path) -> tuple[list[str], str] | None:
     """Each page's text and the title, read with PDFium (pypdfium2); None if it cannot read the file.
 
     PDFium is an order of magnitude faster than pypdf (0.18 s against 2.6 s on a 27-page paper) with the same
-    lines; a word hyphenated at a line end is kept as pypdf gives it ("in-" and a new line).
+    lines. A hyphen at a line end comes back as PDFium marks it (``\\x02``), for `dehyphenate`.
     """
     try:
         import pypdfium2 as pdfium
@@ -243,8 +286,8 @@ def _pdfium_page_text(document: Any, index: int) -> str:
             textpage.close()
     finally:
         page.close()
-    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\x02", "-\n").replace("\ufffe", "-\n")
-    return _PDF_CONTROL.sub("", text).strip()
+    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\ufffe", "\x02")
+    return "\x02".join(_PDF_CONTROL.sub("", part) for part in text.split("\x02")).strip()
 
 
 def _pypdf_pages(path: Path) -> tuple[list[str], str]:
