@@ -7,6 +7,7 @@ import os
 import re
 import stat
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,31 +193,28 @@ def dehyphenate(pages: list[str]) -> list[str]:
     """Pages with each word PDFium marked as hyphenated at a line end (``\\x02``) made whole again.
 
     A typeset line break splits "integrity" into "in-" and "tegrity". The two parts are joined
-    (the line then breaks after the word) unless they form a compound, judged on the document's own words (the words broken at a line
-    end left out): the part before the break already holds a hyphen ("time-to" + "market"); the
-    second part starts with a capital or a digit, or the first is written in capitals ("COVID" +
-    "19"); or the joined form is no word of the document while the hyphenated form is, or both
-    parts are ("open" + "source"). "in" + "tegrity", "us" + "ers" and "block" + "chain" (the
-    document writes "blockchain") are joined.
+    (the line then breaks after the word) unless they form a compound, judged on the document's
+    own words (those broken at a line end left out): the part before the break already holds a
+    hyphen ("time-to" + "market"); the second part starts with a capital or a digit, or the
+    first is written in capitals ("COVID" + "19"); or the joined form is no word of the
+    document while the hyphenated form is, or both parts are ("open" + "source"). "in" +
+    "tegrity", "us" + "ers" and "block" + "chain" (the document writes "blockchain") are joined.
     """
-    counts: dict[str, int] = {}
-    for w in _WORDS.findall(_SOFT_HYPHEN.sub(" ", "\n".join(pages))):
-        counts[w.lower()] = counts.get(w.lower(), 0) + 1
-        for part in w.split("-")[1:] if "-" in w else ():
-            counts[part.lower()] = counts.get(part.lower(), 0) + 1
+    counts: Counter[str] = Counter()
+    for w in _WORDS.findall(_SOFT_HYPHEN.sub(" ", "\n".join(pages)).lower()):
+        counts[w] += 1
         if "-" in w:
-            first = w.split("-")[0].lower()
-            counts[first] = counts.get(first, 0) + 1
+            counts.update(w.split("-"))  # each part of a compound is a word of the document too
 
     def resolve(m: re.Match[str]) -> str:
         before, left, right = m.group(1), m.group(2), m.group(3)
         joined, hyphened = (left + right).lower(), f"{left}-{right}".lower()
         if "-" in before or not right[0].islower() or (len(left) > 1 and left.isupper()):
             compound = True
-        elif counts.get(joined):
+        elif counts[joined]:
             compound = False
         else:
-            compound = bool(counts.get(hyphened)) or bool(counts.get(left.lower()) and counts.get(right.lower()))
+            compound = bool(counts[hyphened] or (counts[left.lower()] and counts[right.lower()]))
         word = f"{before}{left}-{right}" if compound else f"{before}{left}{right}"
         # the line breaks after the whole word instead of inside it: lines keep their lengths, which
         # tell a line wrapped inside a sentence from a short last line (`chunking.sentence_spans`)
