@@ -181,9 +181,9 @@ def _load_html(path: Path) -> LoadedDocument:
 
 # PDFium is not thread-safe, not even across documents: one call at a time in this process.
 _PDFIUM_LOCK = threading.Lock()
-# Control characters PDFium may leave in page text (\x02 and \ufffe, its marks for a hyphen at a line
-# end, are resolved by `dehyphenate` first).
-_PDF_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Control characters PDFium may leave in page text, except \x02: its mark for a hyphen at a line end
+# (\ufffe, its other mark, becomes \x02), which `whole_words` resolves.
+_PDF_CONTROL = re.compile(r"[\x00\x01\x03-\x08\x0b-\x1f\x7f]")
 _SOFT_HYPHEN = re.compile(r"(\S*?)(\w+)\x02[ \t]*(?:\n[ \t]*)?(\w+)(\S*)([ \t]+|(?=\n)|$)")
 _WORDS = re.compile(r"\w+(?:-\w+)*")
 _PYPDF_HYPHEN = re.compile(r"(?<=\w)-\n(?=\w)")
@@ -223,13 +223,20 @@ def dehyphenate(pages: list[str]) -> list[str]:
     return [_SOFT_HYPHEN.sub(resolve, page) for page in pages]
 
 
+def whole_words(pages: list[str]) -> list[str]:
+    """Either reader's pages with the words hyphenated at a line end resolved by `dehyphenate`.
+
+    pypdf writes such a hyphen as "-" and a line break: it is marked like PDFium's, one rule for
+    both; a mark `dehyphenate` leaves (nothing to join it to) becomes a plain hyphen.
+    """
+    return [t.replace("\x02", "-") for t in dehyphenate([_PYPDF_HYPHEN.sub("\x02", t) for t in pages])]
+
+
 def _load_pdf(path: Path) -> LoadedDocument:
     if path.stat().st_size == 0:
         raise LoadError(f"{path.name}: file is empty")
     page_texts, title = _pdfium_pages(path) or _pypdf_pages(path)  # pypdf only for a file PDFium cannot open
-    # pypdf writes a hyphen at a line end as "-" and a line break: marked like PDFium's, one rule for both
-    page_texts = [_PYPDF_HYPHEN.sub("\x02", t) for t in page_texts]
-    page_texts = [t.replace("\x02", "-") for t in dehyphenate(page_texts)]  # any mark left: a plain hyphen
+    page_texts = whole_words(page_texts)
     parts: list[str] = []
     pages: list[tuple[int, int, int]] = []
     offset = 0
@@ -285,7 +292,7 @@ def _pdfium_page_text(document: Any, index: int) -> str:
     finally:
         page.close()
     text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\ufffe", "\x02")
-    return "\x02".join(_PDF_CONTROL.sub("", part) for part in text.split("\x02")).strip()
+    return _PDF_CONTROL.sub("", text).strip()
 
 
 def _pypdf_pages(path: Path) -> tuple[list[str], str]:
