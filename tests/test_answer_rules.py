@@ -8,7 +8,15 @@ from __future__ import annotations
 import pytest
 
 from citewise.index.chunking import sentence_spans
-from citewise.rag.entities import analyse, contradicts, entities_of, expected_labels, has_answer_type, plausible
+from citewise.rag.entities import (
+    acronym_asked,
+    analyse,
+    contradicts,
+    entities_of,
+    expected_labels,
+    has_answer_type,
+    plausible,
+)
 from citewise.rag.features import (
     candidate_features,
     content_terms,
@@ -16,6 +24,8 @@ from citewise.rag.features import (
     name_coverage,
     near_cover,
     relative,
+    same_name_word,
+    stem,
     term_weights,
     weighted_cover,
     windows,
@@ -109,6 +119,61 @@ def test_the_question_names_must_be_met_nearby():
 def test_initials_meet_a_long_name():
     cover, missing = name_coverage(["north sea ferry union"], "said NSFU chair Ida Berg.")
     assert (cover, missing) == (1.0, 0)
+
+
+def test_a_place_is_met_by_its_adjective_and_nothing_else_by_its_prefix():
+    assert name_coverage(["sudan"], "Under Sudanese maritime law, a ferry needs two crews.") == (1.0, 0)
+    assert name_coverage(["korea"], "The Korean shipyard delivered the hull.") == (1.0, 0)
+    assert name_coverage(["italy"], "An Italian crew sailed it home.") == (1.0, 0)
+    assert name_coverage(["germany"], "The German inspectors signed the papers.") == (1.0, 0)
+    # a longer word sharing the first letters is another word, not the same name
+    assert name_coverage(["state"], "The statement was read aloud.") == (0.0, 1)
+    assert name_coverage(["normandy"], "The Norman knights landed.") == (0.0, 1)
+    assert name_coverage(["austria"], "Australian wines were served.") == (0.0, 1)
+    assert same_name_word("japan", stem("Japanese")) and not same_name_word("art", "arts")
+
+
+def test_the_slot_a_question_asks_for_is_no_name_its_answer_must_meet():
+    info = analyse("In what year did the harbour master retire?")
+    assert not any("what" in n for n in info.names)
+    info = analyse("What was one of the lighthouse keeper's duties?")
+    assert "one" not in info.names
+    # lower-case words the small model takes into a person's name are not part of it
+    info = analyse("When was the word Viking first written down?")
+    assert all("first" not in n for n in info.names)
+
+
+@pytest.mark.parametrize(
+    ("question", "acronym"),
+    [
+        ("What does NSFU stand for?", "NSFU"),
+        ("what does the acronym GDPR mean?", "GDPR"),
+        ("What is the full name of the WHO?", "WHO"),
+        ("What is NATO short for?", "NATO"),
+        ("What does OpenAI stand for in this debate?", ""),  # what it supports, no acronym
+        ("What does the mayor stand for?", ""),
+        ("What did the ferry union ask for?", ""),
+    ],
+)
+def test_a_question_for_what_an_acronym_stands_for_is_recognised(question, acronym):
+    assert acronym_asked(question) == acronym
+
+
+@pytest.mark.parametrize(
+    ("sentence", "spelled"),
+    [
+        ("The North Sea Ferry Union (NSFU) met on Tuesday.", True),
+        ("In a letter, the Union of North Sea Ferries (NSFU) asked for talks.", True),  # not its initials
+        ("NSFU (North Sea Ferry Union) members voted.", True),
+        ("Members of the North Sea Ferry Union voted on Tuesday.", True),
+        ("NSFU members voted on Tuesday.", False),
+        ("The ferry union met on Tuesday.", False),
+    ],
+)
+def test_a_sentence_spelling_the_acronym_out_holds_the_answer(sentence, spelled):
+    info = analyse("What does NSFU stand for?")
+    f = candidate_features(info, content_terms(info.text), sentence, sentence, entities_of([sentence])[0])
+    assert (f["type_yes"], f["type_no"]) == ((1.0, 0.0) if spelled else (0.0, 1.0))
 
 
 def test_a_count_of_something_else_is_no_answer():

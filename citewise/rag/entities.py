@@ -165,11 +165,31 @@ class QuestionInfo:
     years: frozenset[str]
     quarters: frozenset[str]
     counted: str = ""
+    expands: str = ""  # for "what does X stand for?", the acronym X
 
     def is_new(self, entity_text: str) -> bool:
         """True when an entity is not already named in the question (so it can answer it)."""
         norm = _norm(entity_text)
         return bool(norm) and norm not in _norm(self.text)
+
+
+_SLOT = re.compile(r"\b(what|which|who|whom|whose|when|where|how)\b", re.I)
+_LOWER = re.compile(r"\b[a-z][a-z'’-]*\b")
+
+
+def _name_of(label: str, text: str) -> str:
+    """The part of a question's entity that its answer must meet ("" for none, normalised).
+
+    An entity holding a wh-word is the slot the question asks to fill, not a constraint ("what
+    year"); a lone "one" is a pronoun ("one of its exports"); and lower-case words the small
+    model took into a name ("Norman first") are no part of it.
+    """
+    if _SLOT.search(text) or text.strip().lower() == "one":
+        return ""
+    if label in _NAME_LABELS and not _QUOTED.search(text):
+        kept = _LOWER.sub(" ", text) if any(w[:1].isupper() for w in text.split()) else text
+        return _norm(kept)
+    return _norm(text)
 
 
 def analyse(question: str, entities: Iterable[Entity] | None = None) -> QuestionInfo:
@@ -182,7 +202,7 @@ def analyse(question: str, entities: Iterable[Entity] | None = None) -> Question
     names: list[str] = []
     for label, text in ents:
         if label in _NAME_LABELS or label in ("DATE", "CARDINAL", "MONEY", "PERCENT", "QUANTITY"):
-            names.append(_norm(text))
+            names.append(_name_of(label, text))
     names += [_norm(q) for q in _QUOTED.findall(question)]
     names += [_norm(w) for w in _CAPITALISED.findall(question.strip())]
     names += _NUMBER.findall(question)
@@ -200,7 +220,56 @@ def analyse(question: str, entities: Iterable[Entity] | None = None) -> Question
         years=frozenset(m.group(1) for m in _YEAR.finditer(question)),
         quarters=frozenset(_QUARTER.findall(question)),
         counted=counted_noun(question),
+        expands=acronym_asked(question),
     )
+
+
+_ACRONYM = r"([A-Z][A-Za-z0-9&.-]{1,11})"
+_EXPANSION_QUESTIONS = tuple(
+    re.compile(p, re.I)
+    for p in (
+        rf"\bwhat (?:does|do|did) (?:the (?:acronym|abbreviation|initials?|letters?) )?{_ACRONYM}\W* (?:stand|stands) for\b",
+        rf"\bwhat (?:is|was|'s) {_ACRONYM}\W* (?:short|an abbreviation|an acronym) for\b",
+        rf"\bwhat (?:is|was|'s) the (?:full|long|complete|official) (?:name|form) of (?:the )?{_ACRONYM}\W*(?:\?|$)",
+        rf"\bwhat (?:does|do|did) the (?:acronym|abbreviation|initials?|letters?) {_ACRONYM}\W* mean\b",
+    )
+)
+_CAPITALISED_RUN = r"(?:[A-Z][\w'’&.-]*)(?:\s+(?:(?:of|and|for|the|on|in|de|du|&)\s+)*[A-Z][\w'’&.-]*)+"
+
+
+def acronym_asked(question: str) -> str:
+    """For a question asking what an acronym stands for ("What does CODA stand for?"), the
+    acronym ("CODA"); "" for any other question. Only a word written in two capitals or more counts
+    ("What does OpenAI stand for?" asks what it supports)."""
+    for pattern in _EXPANSION_QUESTIONS:
+        m = pattern.search(question.replace("’", "'"))
+        letters = [ch for ch in m.group(1) if ch.isalpha()] if m else []
+        if m and len(letters) >= 2 and all(ch.isupper() for ch in letters):
+            return m.group(1).rstrip(".")
+    return ""
+
+
+def _initials(run: str) -> str:
+    words = [
+        w
+        for w in re.split(r"[\s-]+", run)
+        if w and w.lower() not in ("of", "and", "for", "the", "on", "in", "de", "du", "&")
+    ]
+    return "".join(w[0] for w in words).lower()
+
+
+def holds_expansion(acronym: str, text: str) -> bool:
+    """True when ``text`` spells ``acronym`` out: a run of capitalised words just before "(CODA)"
+    or just after "CODA (", or capitalised words in a row whose initials are the acronym's
+    letters ("Motion Picture Association" for MPA) anywhere in it."""
+    a = re.escape(acronym)
+    if re.search(rf"{_CAPITALISED_RUN}\s*\(\s*(?:the\s+)?{a}\s*\)", text):
+        return True
+    if re.search(rf"\b{a}\s*\(\s*{_CAPITALISED_RUN}", text):
+        return True
+    letters = re.sub(r"[^a-z0-9]", "", acronym.lower())
+    # a run may hold more than the expansion ("the European Union and the EU"): any words in a row
+    return any(letters in _initials(m.group(0)) for m in re.finditer(_CAPITALISED_RUN, text))
 
 
 def contradicts(info: QuestionInfo, sentence: str, context: str) -> bool:

@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from citewise.rag.entities import Entity, QuestionInfo, contradicts, has_answer_type
+from citewise.rag.entities import Entity, QuestionInfo, contradicts, has_answer_type, holds_expansion
 
 _STOPWORD_TEXT = (
     "a an the and or but if of to in on at by for with from as is are was were be been being do does did "
@@ -93,10 +93,42 @@ def _tokens(text: str) -> set[str]:
     return {stem(t) for t in _TOKEN.findall(text.lower().replace("’", "'"))}
 
 
+# endings that make a place's adjective or people from its name: Japan -> Japanese, Korea -> Korean,
+# Italy -> Italian, Iraq -> Iraqi, Germany -> German (the name is the longer word there);
+# "es": "Japanese" and "Chinese" as the stemmer leaves them ("japanes")
+_DEMONYM_ENDINGS = ("ese", "es", "ian", "ean", "an", "n", "i", "ic", "ish", "y")
+
+
+def _demonym_base(word: str) -> str:
+    """``word`` without a final vowel or y ("korea" -> "kore", "italy" -> "ital")."""
+    return word[:-1] if len(word) > 4 and word[-1] in "aeiouy" else word
+
+
+def same_name_word(a: str, b: str) -> bool:
+    """True when two (stemmed, lower-case) words name the same thing: equal, or a place and its
+    adjective ("japan"/"japanes", "korea"/"korean", "germany"/"german").
+
+    Only these endings, on a base of four letters or more: "statement" is not "state",
+    "normandy" is not "norman".
+    """
+    if a == b:
+        return True
+    short, long_ = sorted((a, b), key=len)
+    for base in {short, _demonym_base(short)}:
+        if len(base) >= 4 and long_.startswith(base) and long_[len(base) :] in _DEMONYM_ENDINGS:
+            return True
+    return False
+
+
+def _met(word: str, have: set[str]) -> bool:
+    return word in have or any(same_name_word(word, h) for h in have if h[:4] == word[:4])
+
+
 def name_coverage(names: Sequence[str], context: str) -> tuple[float, int]:
     """(mean share of each name's words found in ``context``, how many names are found not at all).
 
-    A name written as its initials in the context ("MPA" for "Motion Picture Association") counts as met.
+    A name written as its initials in the context ("MPA" for "Motion Picture Association") counts as
+    met; so does a place named by its adjective ("Japan" met by "the Japanese copyright system").
     """
     if not names:
         return 1.0, 0
@@ -104,7 +136,7 @@ def name_coverage(names: Sequence[str], context: str) -> tuple[float, int]:
     shares = []
     for name in names:
         words = [stem(w) for w in name.split() if w not in STOPWORDS] or [stem(w) for w in name.split()]
-        share = sum(1 for w in words if w in have) / len(words) if words else 1.0
+        share = sum(1 for w in words if _met(w, have)) / len(words) if words else 1.0
         initials = "".join(w[0] for w in name.split() if w not in STOPWORDS)
         if share < 1 and len(initials) >= 2 and initials in have:
             share = 1.0
@@ -217,7 +249,7 @@ def candidate_features(
     """
     s_terms = content_terms(text)
     weights = weights if weights is not None else dict.fromkeys(own_terms, 1.0)
-    typed = has_answer_type(info, entities)
+    typed = holds_expansion(info.expands, text) if info.expands else has_answer_type(info, entities)
     if typed and info.counted and not counts(info.counted, text, entities):
         typed = False  # a count of something else ("20 companies" for "how many employees")
     cover, missing = name_coverage(info.names, context)
