@@ -143,6 +143,32 @@ def test_the_slot_a_question_asks_for_is_no_name_its_answer_must_meet():
     assert all("first" not in n for n in info.names)
 
 
+def test_a_name_with_a_number_is_met_only_whole():
+    assert name_coverage(["harbourmaster 3"], "Harbourmaster 3 ships with the new charts.") == (1.0, 0)
+    # the name's words apart, or another number beside the same word, are another thing
+    assert name_coverage(["harbourmaster 3"], "Harbourmaster 2 reads charts from 3 vendors.") == (0.0, 1)
+    assert name_coverage(["tidal 4"], "Tidal works on Android 4 and later.") == (0.0, 1)
+    # dates are written many ways: their words need not stand in a row
+    assert name_coverage(["march 2020"], "The ferry resumed on March 3, 2020.") == (1.0, 0)
+    assert "tcp ip" in analyse("Does the gateway speak TCP/IP?").names
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[![Build status](https://ci.example.org/badge.svg)](https://ci.example.org) [![Docs](https://x.example/d.svg)](https://x.example)",
+        '<p align="center"><img src="https://example.org/logo.png" alt="Logo"></p>',
+        "[Home](https://example.org/) | [Docs](https://example.org/docs) | [Blog](https://example.org/blog)",
+    ],
+)
+def test_rows_of_badges_images_and_links_are_no_statements(line):
+    assert not is_statement(line)
+
+
+def test_a_sentence_with_a_link_in_it_is_a_statement():
+    assert is_statement("Meter readings are explained in the [operator guide](https://example.org/guide).")
+
+
 @pytest.mark.parametrize(
     ("question", "acronym"),
     [

@@ -228,3 +228,28 @@ def test_a_sentence_ending_with_a_colon_is_a_candidate_with_its_bullet_list(own_
     nav = "Home • News • Sport • Weather • Contact the newsroom today"
     chunk = ChunkRecord("c1", "nav.md", "h-nav", nav, 0, len(nav), 0, None, "Nav", "nav.md")
     assert answerer.candidates([Passage(chunk=chunk, score=1.0)]) == []
+
+
+def test_a_sentence_ending_with_a_colon_is_a_candidate_with_its_short_code_block(own_assistant):
+    """ "Run this to check the meter:" is no answer without the command after it; a long block
+    is left out (the sentence alone is quoted)."""
+    from citewise.index.store import ChunkRecord
+    from citewise.rag.retrieve import Passage
+
+    long_block = "\n".join(f"meterctl read --channel {n} --format csv" for n in range(20))
+    text = (
+        "The meter tool ships with the gateway firmware.\n\n"
+        "Run the following to check the meter from a terminal:\n\n"
+        "```sh\nmeterctl status --verbose\n```\n\n"
+        "Read every channel of the meter like this:\n\n"
+        f"```sh\n{long_block}\n```\n\n"
+        "The gateway keeps a week of readings."
+    )
+    chunk = ChunkRecord("c0", "meter.md", "h-meter", text, 0, len(text), 0, None, "Meter", "meter.md")
+    answerer = own_assistant.mode("extractive").answerer
+    candidates = {c.text.split(":")[0]: c for c in answerer.candidates([Passage(chunk=chunk, score=1.0)])}
+    short = candidates["Run the following to check the meter from a terminal"]
+    assert short.text.endswith("meterctl status --verbose\n```")
+    assert text[short.start : short.end] == short.text
+    long_ = candidates["Read every channel of the meter like this"]
+    assert long_.text == "Read every channel of the meter like this:"

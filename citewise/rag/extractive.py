@@ -181,10 +181,17 @@ class ExtractiveAnswerer:
         return doc
 
     def _with_list(self, doc: _Doc, i: int) -> tuple[int, int]:
-        """Sentence ``i``, extended over the list items that follow it when it ends with a colon."""
+        """Sentence ``i``, extended over what follows it when it ends with a colon: its list items,
+        or a short code block ("Run the following to test it:" + the command)."""
         start, end = doc.spans[i]
         if not doc.slice(start, end).rstrip().endswith(":"):
             return start, end
+        if i + 1 < len(doc.spans):
+            a, b = doc.spans[i + 1]
+            if doc.slice(a, b).lstrip().startswith("```") and "\n\n\n" not in doc.slice(end, a):
+                closing = re.match(r"\s*```", doc.slice(b, b + 16))
+                block_end = b + (closing.end() if closing else 0)
+                return (start, block_end) if block_end - a <= CODE_BLOCK else (start, end)
         for a, b in doc.spans[i + 1 : i + 1 + self.config.list_items]:
             if not re.match(r"\s*[•*\-–]|\s*\d+[.)]\s", doc.slice(a, b)) or "\n\n\n" in doc.slice(end, a):
                 break
@@ -423,6 +430,7 @@ class ExtractiveAnswerer:
         return citation_for(s, n, s.score, passage, passage_start)
 
 
+CODE_BLOCK = 400  # longest code block (characters) quoted with the sentence introducing it
 HEAD = 1  # best-ranked candidates the answerability model chooses the lead among
 
 

@@ -68,12 +68,25 @@ def is_heading(text: str) -> bool:
     return bool(words) and all(w[0].isupper() or w[0].isdigit() for w in words)
 
 
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+_URL = re.compile(r"\bhttps?://\S+")
+
+
+def visible(text: str) -> str:
+    """``text`` as a reader sees it rendered: markdown images, HTML tags and bare URLs left out,
+    a markdown link reduced to its words."""
+    return _URL.sub(" ", _TAG.sub(" ", _LINK.sub(r"\1", _IMAGE.sub(" ", text))))
+
+
 def is_statement(text: str) -> bool:
     """True unless the line is a byline, heading, caption or navigation text (never an answer).
 
-    A list item is a statement; so is any sentence that ends as one (., !, ?, a quote).
+    A list item is a statement; so is any sentence that ends as one (., !, ?, a quote). Judged
+    on the text as rendered: a row of badges or links ("[![PyPI version](...)](...)") states nothing.
     """
-    stripped = " ".join(text.split())
+    stripped = " ".join(visible(text).split())
     words = stripped.split()
     if _LIST_ITEM.match(text):
         return True
@@ -91,6 +104,16 @@ def is_statement(text: str) -> bool:
 
 def _tokens(text: str) -> set[str]:
     return {stem(t) for t in _TOKEN.findall(text.lower().replace("’", "'"))}
+
+
+def _sequence(text: str) -> list[str]:
+    """The stemmed words of ``text`` in order, without stop words."""
+    return [stem(t) for t in _TOKEN.findall(text.lower().replace("’", "'")) if t not in STOPWORDS]
+
+
+def _phrase_in(words: list[str], sequence: list[str]) -> bool:
+    n = len(words)
+    return any(sequence[i : i + n] == words for i in range(len(sequence) - n + 1))
 
 
 # endings that make a place's adjective or people from its name: Japan -> Japanese, Korea -> Korean,
@@ -124,18 +147,32 @@ def _met(word: str, have: set[str]) -> bool:
     return word in have or any(same_name_word(word, h) for h in have if h[:4] == word[:4])
 
 
+# a date is written many ways ("March 2020", "March 3, 2020"): its words need not stand in a row
+_MONTH = re.compile(
+    r"\b(january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b"
+)
+
+
 def name_coverage(names: Sequence[str], context: str) -> tuple[float, int]:
     """(mean share of each name's words found in ``context``, how many names are found not at all).
 
     A name written as its initials in the context ("MPA" for "Motion Picture Association") counts as
     met; so does a place named by its adjective ("Japan" met by "the Japanese copyright system").
+    A name with a number in it is met only whole, its words in a row: "Windows 7" is not met by
+    "Windows Terminal ... 7 colours", nor "HTTP/3" by "HTTP/2 ... Python 3" (dates apart).
     """
     if not names:
         return 1.0, 0
     have = _tokens(context)
+    sequence: list[str] | None = None
     shares = []
     for name in names:
         words = [stem(w) for w in name.split() if w not in STOPWORDS] or [stem(w) for w in name.split()]
+        if len(words) > 1 and any(ch.isdigit() for ch in name) and not _MONTH.search(name):
+            sequence = _sequence(context) if sequence is None else sequence
+            shares.append(1.0 if _phrase_in(words, sequence) else 0.0)
+            continue
         share = sum(1 for w in words if _met(w, have)) / len(words) if words else 1.0
         initials = "".join(w[0] for w in name.split() if w not in STOPWORDS)
         if share < 1 and len(initials) >= 2 and initials in have:
