@@ -153,6 +153,13 @@ def test_all_formats_ingest_and_answer(make_assistant, tmp_path):
             "Quarterly harbour report",
         ),
         ("page.html", "<html><body><p>By Jane Doe</p><h1>Harbour News</h1><p>Text.</p></body></html>", "Harbour News"),
+        # reStructuredText: a label directive first, then the underlined heading
+        (
+            "tides.txt",
+            ".. _tide_tables:\n\nTide tables of the north harbour\n================================\n\nText.\n",
+            "Tide tables of the north harbour",
+        ),
+        ("ferry.md", "Ferry timetable\n---------------\n\nBoats leave hourly.\n", "Ferry timetable"),
     ],
 )
 def test_title_is_metadata_or_first_heading_never_a_byline(tmp_path, name, content, title):

@@ -38,6 +38,7 @@ _BYLINE = re.compile(
     re.I,
 )
 _HEADING = re.compile(r"^#{1,6}\s+(\S.*?)\s*#*\s*$")
+_RULE = re.compile(r"^([=\-~^*+#`'\".:_])\1*$")  # a line of one punctuation mark: an underline or a rule
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*\r?\n", re.S)
 
 
@@ -134,16 +135,29 @@ def short_path(path: Path | str) -> str:
     return f"{text[:40]}…{text[-(_SHOW_CHARS - 41) :]}"
 
 
+def _heading(lines: list[str], i: int) -> str:
+    """Line ``i`` as a heading's text: "# Title", or a line underlined ("Title" + "=====", the
+    setext headings of Markdown and reStructuredText); "" when it is none."""
+    m = _HEADING.match(lines[i])
+    if m:
+        return m.group(1)
+    below = lines[i + 1] if i + 1 < len(lines) else ""
+    if lines[i] and not _RULE.match(lines[i]) and _RULE.match(below) and len(below) >= 3:
+        return lines[i]
+    return ""
+
+
 def _first_line_title(text: str, fallback: str) -> str:
-    """The first Markdown heading near the top, else the first line that is not a byline or date."""
+    """The first heading near the top (Markdown "#", or underlined), else the first line that is
+    no byline or date, no reStructuredText directive (".. _label:") and not only punctuation."""
     lines = [line.strip() for line in text.splitlines()[:60]]
-    for line in lines:
-        m = _HEADING.match(line)
-        if m and not _BYLINE.match(m.group(1)):
-            return m.group(1)[:200]
+    for i in range(len(lines)):
+        heading = _heading(lines, i)
+        if heading and not _BYLINE.match(heading):
+            return heading[:200]
     for line in lines:
         line = line.lstrip("#").strip()
-        if line and not _BYLINE.match(line):
+        if line and not _BYLINE.match(line) and not line.startswith(".. ") and not _RULE.match(line):
             return line[:200]
     return fallback
 
