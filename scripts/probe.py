@@ -1,0 +1,70 @@
+"""Ask a small probe of questions about documents no evaluation suite holds; print each answer.
+
+    .venv/bin/python scripts/probe.py readmes            # httpx and rich READMEs (installed packages)
+    .venv/bin/python scripts/probe.py sklearn-datasets   # six scikit-learn dataset descriptions
+
+Each probe is ``scripts/probes/<name>.tsv``: kind (A: answerable, R: to be refused), question,
+and for A a text the answer must contain. The documents are files that installed packages carry
+(see ``SOURCES``), copied into a temporary folder and indexed there. A probe is read for defects
+after it is run, so once read it is no longer unseen data (docs/evaluation.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.metadata
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent / "probes"
+
+
+def _metadata_body(dist: str) -> str:
+    """A distribution's long description (its README), as installed."""
+    return importlib.metadata.metadata(dist).get_payload() or ""  # type: ignore[attr-defined]
+
+
+def _sklearn_descr(name: str) -> str:
+    import sklearn.datasets
+
+    return (Path(sklearn.datasets.__file__).parent / "descr" / f"{name}.rst").read_text()
+
+
+SOURCES = {
+    "readmes": {"httpx.md": lambda: _metadata_body("httpx"), "rich.md": lambda: _metadata_body("rich")},
+    "sklearn-datasets": {
+        f"{n}.txt": (lambda n=n: _sklearn_descr(n))
+        for n in ("iris", "wine_data", "breast_cancer", "california_housing", "covtype", "lfw")
+    },
+}
+
+
+def main() -> int:
+    name = sys.argv[1] if len(sys.argv) > 1 else "readmes"
+    from citewise.assistant import Assistant
+
+    with tempfile.TemporaryDirectory() as tmp:
+        docs = Path(tmp) / "docs"
+        docs.mkdir()
+        for filename, read in SOURCES[name].items():
+            (docs / filename).write_text(read())
+        assistant = Assistant.from_settings(data_dir=Path(tmp) / "index", chroma_url="", collection=f"probe_{name}")
+        assistant.ingest([docs])
+        right = total = 0
+        with (HERE / f"{name}.tsv").open() as f:
+            for kind, question, needle in csv.reader(f, delimiter="\t"):
+                answer = assistant.ask(question, mode="extractive")
+                ok = answer.refused if kind == "R" else (not answer.refused and needle.lower() in answer.text.lower())
+                right += ok
+                total += 1
+                print(f"{'ok' if ok else 'XX'} {kind} confidence={answer.confidence or 0:.2f} {question}")
+                print("      " + " ".join(answer.text.split())[:240])
+        shutil.rmtree(docs)
+    print(f"{right} of {total} right")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
