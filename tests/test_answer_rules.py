@@ -360,6 +360,21 @@ def test_a_wrapped_pdf_line_does_not_end_the_sentence():
         assert text[a:b] == text[a:b].strip()
 
 
+def test_a_short_line_ending_with_a_function_word_continues_the_sentence():
+    text = (
+        "The gauge of the old tramway was set in 1889, and the first cars ran two years later on the\n"
+        "harbour line.\n"
+        "Each car seats 30 riders, as shown in the\n"
+        "`fleet register <https://example.org/fleet>`__.\n"
+        "Depot\n"
+        "Cars are kept at the depot overnight."
+    )
+    sentences = [text[a:b] for a, b in sentence_spans(text)]
+    assert "Each car seats 30 riders, as shown in the\n`fleet register <https://example.org/fleet>`__." in sentences
+    # a short line ending with a noun stays a line of its own (a heading here)
+    assert "Depot" in sentences and "Cars are kept at the depot overnight." in sentences
+
+
 def test_a_line_starting_in_lower_case_continues_the_sentence():
     text = "The ferry left the harbour at noon and\nreached the island by dusk.\n• A list item\n• Another"
     assert [text[a:b] for a, b in sentence_spans(text)] == [

@@ -78,6 +78,12 @@ def _ends_with_abbreviation(text: str, dot: int) -> bool:
 
 
 _LIST_START = re.compile(r"\s*([•*\-–#>|]|\d+[.)]\s|[a-z][.)]\s)")
+# a line ending with one of these words stops mid-sentence ("... described on the" + a new line)
+_OPEN_END = re.compile(
+    r"\b(the|a|an|of|to|in|on|at|by|for|with|from|into|onto|and|or|nor|but|than|as|that|which|whose|"
+    r"is|are|was|were|be|been|has|have|had|its|their|his|her|our|your|this|these|those|such|via|per)\s*$",
+    re.I,
+)
 _HARD_END = re.compile(r"[.!?:;][\"'”’)\]]*\s*$")
 
 
@@ -85,9 +91,10 @@ def _logical_lines(text: str) -> list[tuple[int, int]]:
     """(start, end) of the text's lines, with lines wrapped inside a sentence joined again.
 
     A PDF (or hard-wrapped text) breaks lines mid-sentence; such a break is not a sentence
-    end. A line continues onto the next when the next starts in lower case, or when it
-    is nearly as long as the block's longest line (a wrapped line) and does not end with
-    punctuation, and the next line is no list item or heading.
+    end. A line continues onto the next when the next starts in lower case, when it ends
+    with a word no sentence ends with ("the", "of", "and"...), or when it is nearly as long as
+    the block's longest line (a wrapped line); never when it ends with punctuation, or the
+    next line is a list item or heading.
     """
     lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", text)]
     out: list[tuple[int, int]] = []
@@ -102,7 +109,7 @@ def _logical_lines(text: str) -> list[tuple[int, int]]:
             prev, nxt = text[pa:pb], text[a:b]
             wrapped = len(prev.strip()) >= max(40, 0.7 * widest)
             joined = not _HARD_END.search(prev) and not _LIST_START.match(nxt) and not text[start:end].startswith("#")
-            if joined and (nxt.lstrip()[:1].islower() or wrapped):
+            if joined and (nxt.lstrip()[:1].islower() or wrapped or _OPEN_END.search(prev)):
                 end = b
             else:
                 out.append((start, end))
