@@ -79,7 +79,9 @@ _YEAR = re.compile(r"\b(1[0-9]\d\d|20\d\d)s?\b")
 _QUARTER = re.compile(r"\bQ[1-4]\b")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 _QUOTED = re.compile(r"[\"“]([^\"”]{2,60})[\"”]")
-_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’&./-]*[A-Za-z0-9]")  # "HTTP/3" whole
+# a capitalised word, with what a slash joins to it when that is a capital or a digit ("HTTP/3",
+# "TCP/IP" whole; "CEO/founder" is "CEO")
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z](?:[\w'’&.-]|/(?=[A-Z0-9]))*[A-Za-z0-9]")
 # entity kinds that name a thing the answer must be about (numbers and dates are handled apart)
 _NAME_LABELS = frozenset(
     ["PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"]
