@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/probe.py readmes            # httpx and rich READMEs (installed packages)
     .venv/bin/python scripts/probe.py sklearn-datasets   # six scikit-learn dataset descriptions
+    .venv/bin/python scripts/probe.py licences           # Apache 2.0, GPL 3, MPL 2.0, LGPL 3 (Debian's copies)
 
 Each probe is ``scripts/probes/<name>.tsv``: kind (A: answerable, R: to be refused), question,
 and for A a text the answer must contain. The documents are files that installed packages carry
@@ -34,6 +35,10 @@ def _sklearn_descr(name: str) -> str:
 
 SOURCES = {
     "readmes": {"httpx.md": lambda: _metadata_body("httpx"), "rich.md": lambda: _metadata_body("rich")},
+    "licences": {
+        f"{n}.txt": (lambda n=n: (Path("/usr/share/common-licenses") / n).read_text())
+        for n in ("Apache-2.0", "GPL-3", "MPL-2.0", "LGPL-3")
+    },
     "sklearn-datasets": {
         f"{n}.txt": (lambda n=n: _sklearn_descr(n))
         for n in ("iris", "wine_data", "breast_cancer", "california_housing", "covtype", "lfw")

@@ -152,6 +152,11 @@ def test_a_name_with_a_number_is_met_only_whole():
     assert name_coverage(["march 2020"], "The ferry resumed on March 3, 2020.") == (1.0, 0)
     assert "tcp ip" in analyse("Does the gateway speak TCP/IP?").names
     assert "ceo founder" not in analyse("Who is the CEO/founder of the ferry company?").names
+    # a number saying which one of a kind goes with its noun: version 4 is not met by version 3
+    info = analyse("When was version 4 of the harbour timetable published?")
+    assert "version 4" in info.names and "4" not in info.names
+    assert name_coverage(info.names, "Version 3 of the harbour timetable was published in 2019, 4 years ago.")[1] >= 1
+    assert "section 3 1" in analyse("What does section 3.1 of the ferry rules say?").names
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,17 @@ def test_initials_and_abbreviations_do_not_split():
     assert sentences == ["Writer George R.R. Martin sued.", "The U.S. government agreed.", "Mr. Smith left."]
 
 
+def test_a_lone_small_letter_abbreviates_but_a_decade_ends_a_sentence():
+    text = "The ferry rules follow the Harbour Code, v. 2.1. See p. 14 for fares. The line opened in the 1890s. It still runs."
+    sentences = [text[s:e] for s, e in sentence_spans(text)]
+    assert sentences == [
+        "The ferry rules follow the Harbour Code, v. 2.1.",
+        "See p. 14 for fares.",
+        "The line opened in the 1890s.",
+        "It still runs.",
+    ]
+
+
 def test_headings_and_bullets_are_their_own_sentences():
     text = "CODA's Demands to OpenAI\n\n  • Refrain from using content.\n  • Answer all inquiries."
     assert [text[s:e] for s, e in sentence_spans(text)] == [

@@ -46,6 +46,10 @@ _ABBREVIATIONS = frozenset(
         "oct",
         "nov",
         "dec",
+        "vol",
+        "pp",
+        "cf",
+        "ca",
         "u.s",
         "u.k",
         "e.g",
@@ -67,14 +71,15 @@ class Chunk:
 
 def _ends_with_abbreviation(text: str, dot: int) -> bool:
     """True when the period at ``dot`` closes an abbreviation or an initial (R.R., U.S.)."""
-    m = re.search(r"([A-Za-z.]+)$", text[:dot])
+    m = re.search(r"(?<![A-Za-z0-9])([A-Za-z.]+)$", text[:dot])  # a whole word: not the "s" of "1050s"
     if not m:
         return False
     word = m.group(1).lower().strip(".")
     if word in _ABBREVIATIONS:
         return True
-    # a lone capital letter (an initial) or a dotted acronym such as R.R or U.S
-    return bool(re.fullmatch(r"[A-Z](\.[A-Z])*", m.group(1).strip(".")))
+    # a lone capital letter (an initial) or a dotted acronym such as R.R or U.S; a lone small
+    # letter abbreviates a word ("v. 2.0", "p. 12", "c. 1200")
+    return bool(re.fullmatch(r"[A-Z](\.[A-Z])*|[a-z]", m.group(1).strip(".")))
 
 
 _LIST_START = re.compile(r"\s*([•*\-–#>|]|\d+[.)]\s|[a-z][.)]\s)")

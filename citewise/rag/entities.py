@@ -78,6 +78,12 @@ _WH = re.compile(r"\b(what|which|who|whom|whose|when|where|how|why)\b")
 _YEAR = re.compile(r"\b(1[0-9]\d\d|20\d\d)s?\b")
 _QUARTER = re.compile(r"\bQ[1-4]\b")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
+_NUMBERED = re.compile(
+    r"\b(version|release|section|chapter|article|part|phase|season|episode|volume|level|stage|round|step|"
+    r"model|series|generation|gen|tier|book|act|clause|paragraph|item|figure|table|page|appendix|annex|"
+    r"schedule|exhibit|rule|amendment|title|grade|lane|platform|gate|route|line|channel|track)s?\s+\d[\d.]*\b",
+    re.I,
+)
 _QUOTED = re.compile(r"[\"“]([^\"”]{2,60})[\"”]")
 # a capitalised word, with what a slash joins to it when that is a capital or a digit ("HTTP/3",
 # "TCP/IP" whole; "CEO/founder" is "CEO")
@@ -207,7 +213,10 @@ def analyse(question: str, entities: Iterable[Entity] | None = None) -> Question
             names.append(_name_of(label, text))
     names += [_norm(q) for q in _QUOTED.findall(question)]
     names += [_norm(w) for w in _CAPITALISED.findall(question.strip())]
-    names += _NUMBER.findall(question)
+    # a number naming which one of a kind ("version 4", "section 3") is a name with its noun
+    numbered = [_norm(m.group(0)) for m in _NUMBERED.finditer(question)]
+    names += numbered
+    names += [n for n in _NUMBER.findall(question) if not any(f" {_norm(n)} " in f" {m} " for m in numbered)]
     seen: dict[str, None] = {}
     for n in names:
         if n and n not in seen:
