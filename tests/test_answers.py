@@ -240,7 +240,7 @@ def test_a_sentence_ending_with_a_colon_is_a_candidate_with_its_short_code_block
     text = (
         "The meter tool ships with the gateway firmware.\n\n"
         "Run the following to check the meter from a terminal:\n\n"
-        "```sh\nmeterctl status --verbose\n```\n\n"
+        "```sh\nmeterctl status --verbose\nMETERCTL_LOG=1 meterctl status\n```\n\n"
         "Read every channel of the meter like this:\n\n"
         f"```sh\n{long_block}\n```\n\n"
         "The gateway keeps a week of readings."
@@ -249,7 +249,7 @@ def test_a_sentence_ending_with_a_colon_is_a_candidate_with_its_short_code_block
     answerer = own_assistant.mode("extractive").answerer
     candidates = {c.text.split(":")[0]: c for c in answerer.candidates([Passage(chunk=chunk, score=1.0)])}
     short = candidates["Run the following to check the meter from a terminal"]
-    assert short.text.endswith("meterctl status --verbose\n```")
+    assert short.text.endswith("METERCTL_LOG=1 meterctl status\n```")  # every line of the block
     assert text[short.start : short.end] == short.text
     long_ = candidates["Read every channel of the meter like this"]
     assert long_.text == "Read every channel of the meter like this:"

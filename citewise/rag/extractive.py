@@ -189,9 +189,9 @@ class ExtractiveAnswerer:
         if i + 1 < len(doc.spans):
             a, b = doc.spans[i + 1]
             if doc.slice(a, b).lstrip().startswith("```") and "\n\n\n" not in doc.slice(end, a):
-                closing = re.match(r"\s*```", doc.slice(b, b + 16))
-                block_end = b + (closing.end() if closing else 0)
-                return (start, block_end) if block_end - a <= CODE_BLOCK else (start, end)
+                # the whole block, to its closing fence; none within reach: the sentence alone
+                closing = doc.slice(a + 3, a + CODE_BLOCK).find("```")
+                return (start, a + 3 + closing + 3) if closing >= 0 else (start, end)
         for a, b in doc.spans[i + 1 : i + 1 + self.config.list_items]:
             if not re.match(r"\s*[•*\-–]|\s*\d+[.)]\s", doc.slice(a, b)) or "\n\n\n" in doc.slice(end, a):
                 break
