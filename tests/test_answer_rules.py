@@ -176,6 +176,27 @@ def test_a_sentence_with_a_link_in_it_is_a_statement():
 
 
 @pytest.mark.parametrize(
+    ("question", "wants_an_entity"),
+    [
+        ("Who is Ida Berg?", False),  # a description of her, not another person
+        ("What is the NSFU?", False),
+        ("Who was the harbour master?", True),
+        ("Who was Ida Berg's deputy?", True),
+        ("Who is the chair of the NSFU?", True),
+    ],
+)
+def test_who_or_what_a_name_is_asks_for_a_description_not_another_entity(question, wants_an_entity):
+    assert bool(analyse(question).wants) == wants_an_entity
+
+
+def test_the_sentence_describing_the_name_asked_about_lacks_no_wanted_type():
+    info = analyse("Who is Ida Berg?")
+    sentence = "The new timetable was announced by NSFU chair Ida Berg on Monday."
+    f = candidate_features(info, content_terms(info.text), sentence, sentence, entities_of([sentence])[0])
+    assert f["type_no"] == 0.0 and f["name_cover"] == 1.0
+
+
+@pytest.mark.parametrize(
     ("question", "acronym"),
     [
         ("What does NSFU stand for?", "NSFU"),

@@ -226,7 +226,7 @@ def analyse(question: str, entities: Iterable[Entity] | None = None) -> Question
     seen = {n: None for n in seen if not any(n != m and f" {n} " in f" {m} " for m in longer)}
     return QuestionInfo(
         text=question,
-        wants=expected_labels(question),
+        wants=frozenset() if _asks_who_or_what_a_name_is(question, names) else expected_labels(question),
         names=tuple(seen),
         years=frozenset(m.group(1) for m in _YEAR.finditer(question)),
         quarters=frozenset(_QUARTER.findall(question)),
@@ -281,6 +281,17 @@ def holds_expansion(acronym: str, text: str) -> bool:
     letters = re.sub(r"[^a-z0-9]", "", acronym.lower())
     # a run may hold more than the expansion ("the European Union and the EU"): any words in a row
     return any(letters in _initials(m.group(0)) for m in re.finditer(_CAPITALISED_RUN, text))
+
+
+_DESCRIBE = re.compile(r"^\W*(?:who|what)(?:'s| is| was| are| were)\s+(?:the\s+)?(.+?)\W*$", re.I)
+
+
+def _asks_who_or_what_a_name_is(question: str, names: list[str]) -> bool:
+    """True for "Who is Charles Rivkin?" or "What is the MPA?": the question is a name and
+    nothing else, so it asks for a description of it, not for another entity (the name itself is
+    the one entity its answer holds)."""
+    m = _DESCRIBE.match(question.strip())
+    return m is not None and _norm(m.group(1)) in names
 
 
 def contradicts(info: QuestionInfo, sentence: str, context: str) -> bool:
