@@ -3,6 +3,7 @@
     .venv/bin/python scripts/probe.py readmes            # httpx and rich READMEs (installed packages)
     .venv/bin/python scripts/probe.py sklearn-datasets   # six scikit-learn dataset descriptions
     .venv/bin/python scripts/probe.py licences           # Apache 2.0, GPL 3, MPL 2.0, LGPL 3 (Debian's copies)
+    .venv/bin/python scripts/probe.py python-history     # Python's LICENSE.txt: its history, then its licences
 
 Each probe is ``scripts/probes/<name>.tsv``: kind (A: answerable, R: to be refused), question,
 and for A a text the answer must contain. The documents are files that installed packages carry
@@ -33,12 +34,24 @@ def _sklearn_descr(name: str) -> str:
     return (Path(sklearn.datasets.__file__).parent / "descr" / f"{name}.rst").read_text()
 
 
+def _python_licence() -> str:
+    """The history of Python and its licences, as the Python installation carries it."""
+    import sysconfig
+
+    for folder in (sysconfig.get_paths()["stdlib"], "/usr/lib/python3.11"):
+        path = Path(folder) / "LICENSE.txt"
+        if path.exists():
+            return path.read_text()
+    raise SystemExit("probe.py: no LICENSE.txt in the Python installation")
+
+
 SOURCES = {
     "readmes": {"httpx.md": lambda: _metadata_body("httpx"), "rich.md": lambda: _metadata_body("rich")},
     "licences": {
         f"{n}.txt": (lambda n=n: (Path("/usr/share/common-licenses") / n).read_text())
         for n in ("Apache-2.0", "GPL-3", "MPL-2.0", "LGPL-3")
     },
+    "python-history": {"python-license.txt": lambda: _python_licence()},
     "sklearn-datasets": {
         f"{n}.txt": (lambda n=n: _sklearn_descr(n))
         for n in ("iris", "wine_data", "breast_cancer", "california_housing", "covtype", "lfw")
