@@ -32,6 +32,11 @@ from citewise.rag.features import (
 )
 
 
+def alone(info, sentence):
+    """The candidate features of ``sentence`` standing alone (its own context), for ``info``'s question."""
+    return candidate_features(info, content_terms(info.text), sentence, sentence, entities_of([sentence])[0])
+
+
 @pytest.mark.parametrize(
     ("question", "wanted"),
     [
@@ -192,7 +197,7 @@ def test_who_or_what_a_name_is_asks_for_a_description_not_another_entity(questio
 def test_the_sentence_describing_the_name_asked_about_lacks_no_wanted_type():
     info = analyse("Who is Ida Berg?")
     sentence = "The new timetable was announced by NSFU chair Ida Berg on Monday."
-    f = candidate_features(info, content_terms(info.text), sentence, sentence, entities_of([sentence])[0])
+    f = alone(info, sentence)
     assert f["type_no"] == 0.0 and f["name_cover"] == 1.0
 
 
@@ -225,17 +230,17 @@ def test_a_question_for_what_an_acronym_stands_for_is_recognised(question, acron
 )
 def test_a_sentence_spelling_the_acronym_out_holds_the_answer(sentence, spelled):
     info = analyse("What does NSFU stand for?")
-    f = candidate_features(info, content_terms(info.text), sentence, sentence, entities_of([sentence])[0])
+    f = alone(info, sentence)
     assert (f["type_yes"], f["type_no"]) == ((1.0, 0.0) if spelled else (0.0, 1.0))
 
 
 def test_a_count_of_something_else_is_no_answer():
     info = analyse("How many ships does the ferry company own?")
     sentence = "The ferry company employs 300 people."
-    f = candidate_features(info, content_terms(info.text), sentence, sentence, entities_of([sentence])[0])
+    f = alone(info, sentence)
     assert f["type_no"] == 1.0 and f["type_yes"] == 0.0
     sentence = "The ferry company owns 12 ships."
-    f = candidate_features(info, content_terms(info.text), sentence, sentence, entities_of([sentence])[0])
+    f = alone(info, sentence)
     assert f["type_yes"] == 1.0
 
 
@@ -333,7 +338,7 @@ def test_a_short_question_is_closer_to_the_run_of_words_that_answers_it():
 )
 def test_a_number_counts_the_noun_only_when_the_noun_is_beside_it(sentence, counted):
     info = analyse("How many members does the rowing club have?")
-    f = candidate_features(info, content_terms(info.text), sentence, sentence, entities_of([sentence])[0])
+    f = alone(info, sentence)
     assert f["type_yes"] == (1.0 if counted else 0.0)
 
 

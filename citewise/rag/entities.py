@@ -245,15 +245,18 @@ _EXPANSION_QUESTIONS = tuple(
         rf"\bwhat (?:does|do|did) the (?:acronym|abbreviation|initials?|letters?) {_ACRONYM}\W* mean\b",
     )
 )
-_CAPITALISED_RUN = r"(?:[A-Z][\w'’&.-]*)(?:\s+(?:(?:of|and|for|the|on|in|de|du|&)\s+)*[A-Z][\w'’&.-]*)+"
+# small words an expansion may hold between its capitalised ones ("Bank of America"); they have no initial
+_JOINERS = ("of", "and", "for", "the", "on", "in", "de", "du", "&")
+_CAPITALISED_RUN = rf"(?:[A-Z][\w'’&.-]*)(?:\s+(?:(?:{'|'.join(_JOINERS)})\s+)*[A-Z][\w'’&.-]*)+"
 
 
 def acronym_asked(question: str) -> str:
     """For a question asking what an acronym stands for ("What does CODA stand for?"), the
     acronym ("CODA"); "" for any other question. Only a word written in two capitals or more counts
     ("What does OpenAI stand for?" asks what it supports)."""
+    question = question.replace("’", "'")
     for pattern in _EXPANSION_QUESTIONS:
-        m = pattern.search(question.replace("’", "'"))
+        m = pattern.search(question)
         letters = [ch for ch in m.group(1) if ch.isalpha()] if m else []
         if m and len(letters) >= 2 and all(ch.isupper() for ch in letters):
             return m.group(1).rstrip(".")
@@ -261,11 +264,7 @@ def acronym_asked(question: str) -> str:
 
 
 def _initials(run: str) -> str:
-    words = [
-        w
-        for w in re.split(r"[\s-]+", run)
-        if w and w.lower() not in ("of", "and", "for", "the", "on", "in", "de", "du", "&")
-    ]
+    words = [w for w in re.split(r"[\s-]+", run) if w and w.lower() not in _JOINERS]
     return "".join(w[0] for w in words).lower()
 
 

@@ -102,13 +102,17 @@ def is_statement(text: str) -> bool:
     return ends or len(words) >= 8
 
 
+def _lower_tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower().replace("’", "'"))
+
+
 def _tokens(text: str) -> set[str]:
-    return {stem(t) for t in _TOKEN.findall(text.lower().replace("’", "'"))}
+    return {stem(t) for t in _lower_tokens(text)}
 
 
 def _sequence(text: str) -> list[str]:
     """The stemmed words of ``text`` in order, without stop words."""
-    return [stem(t) for t in _TOKEN.findall(text.lower().replace("’", "'")) if t not in STOPWORDS]
+    return [stem(t) for t in _lower_tokens(text) if t not in STOPWORDS]
 
 
 def _phrase_in(words: list[str], sequence: list[str]) -> bool:
