@@ -274,7 +274,8 @@ def collect(names: list[str]) -> None:
             for s in ranked:
                 label = (not case.refuse) and is_right(case, s.text)
                 row = {"set": name, "qid": case.qid, "refuse": case.refuse, "label": label, "features": s.features}
-                rows.append({**row, "question": case.question, "text": s.text})
+                span = [s.passage.chunk.doc_id, s.start, s.end]  # rank_margin ignores overlapping candidates
+                rows.append({**row, "question": case.question, "text": s.text, "span": span})
             if not ranked:
                 rows.append({"set": name, "qid": case.qid, "refuse": case.refuse, "label": False, "features": None})
         out = WORK / f"features-{name}.json"
@@ -295,7 +296,8 @@ def _ranked(model: Any, cands: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from citewise.rag.answerability import with_rank
 
     kept = [c for c in cands if c["features"]]
-    with_rank([c["features"] for c in kept], model)
+    spans = [tuple(c["span"]) for c in kept] if all("span" in c for c in kept) else None
+    with_rank([c["features"] for c in kept], model, spans)
     return sorted(kept, key=lambda c: c["features"]["rank_p"], reverse=True)
 
 

@@ -4,6 +4,7 @@
     .venv/bin/python scripts/probe.py sklearn-datasets   # six scikit-learn dataset descriptions
     .venv/bin/python scripts/probe.py licences           # Apache 2.0, GPL 3, MPL 2.0, LGPL 3 (Debian's copies)
     .venv/bin/python scripts/probe.py python-history     # Python's LICENSE.txt: its history, then its licences
+    .venv/bin/python scripts/probe.py vim-manual         # the first three chapters of Vim's user manual (Debian's vim)
 
 Each probe is ``scripts/probes/<name>.tsv``: kind (A: answerable, R: to be refused), question,
 and for A a text the answer must contain. The documents are files that installed packages carry
@@ -52,6 +53,7 @@ SOURCES = {
         for n in ("Apache-2.0", "GPL-3", "MPL-2.0", "LGPL-3")
     },
     "python-history": {"python-license.txt": lambda: _python_licence()},
+    "vim-manual": {n: (lambda n=n: (Path("/usr/share/vim/vim90/doc") / n).read_text()) for n in ("usr_01.txt", "usr_02.txt", "usr_03.txt")},
     "sklearn-datasets": {
         f"{n}.txt": (lambda n=n: _sklearn_descr(n))
         for n in ("iris", "wine_data", "breast_cancer", "california_housing", "covtype", "lfw")
@@ -72,7 +74,7 @@ def main() -> int:
         assistant.ingest([docs])
         right = total = 0
         with (HERE / f"{name}.tsv").open() as f:
-            for kind, question, needle in csv.reader(f, delimiter="\t"):
+            for kind, question, needle in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
                 answer = assistant.ask(question, mode="extractive")
                 ok = answer.refused if kind == "R" else (not answer.refused and needle.lower() in answer.text.lower())
                 right += ok

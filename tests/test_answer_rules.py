@@ -23,6 +23,7 @@ from citewise.rag.features import (
     is_statement,
     name_coverage,
     near_cover,
+    refers_back,
     relative,
     same_name_word,
     stem,
@@ -414,3 +415,24 @@ def test_a_line_starting_in_lower_case_continues_the_sentence():
         "• A list item",
         "• Another",
     ]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "leans"),
+    [
+        ("This lever opens the sluice gate.", True),
+        ("In other words, it reverses the last step.", True),
+        ("However, they were never paid for the work.", True),
+        ("His brother kept the mill until 1890.", True),
+        ("The second valve does this.", True),
+        ("Nobody expected that.", True),
+        ("Thistles grow along the towpath.", False),  # a word that only starts like one
+        ("It-based filing was abandoned.", False),
+        ("Hence the mill closed.", False),
+        ("Press the lever like this:", False),  # a colon: what follows it is the point
+        ("• It opens the sluice gate.", False),  # a list item leans on its lead-in, quoted already
+        ("The keeper opens the gate at dawn.", False),
+    ],
+)
+def test_a_sentence_refers_back_when_a_pronoun_names_its_subject(sentence, leans):
+    assert refers_back(sentence) is leans

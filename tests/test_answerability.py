@@ -58,6 +58,22 @@ def test_rank_margin_is_relative_to_the_best_other_candidate():
     assert feats[1]["rank_margin"] == pytest.approx(-feats[0]["rank_margin"])
 
 
+def test_rank_margin_ignores_candidates_sharing_text_with_it():
+    """The same sentence quoted with its neighbour is no rival answer: the lead is measured
+    against the best candidate that shares no text with it."""
+    rank = Logistic(features=("dense",), coef=(1.0,), intercept=0.0, mean=(0.0,), scale=(1.0,))
+    model = Answerability(rank=rank, answer=rank, threshold=0.5)
+    spans = [("a.md", 0, 40), ("a.md", 0, 90), ("a.md", 100, 140), ("b.md", 0, 40)]
+    feats = with_rank([{"dense": 2.0}, {"dense": 1.9}, {"dense": 0.5}, {"dense": 0.0}], model, spans)
+    p = [f["rank_p"] for f in feats]
+    assert feats[0]["rank_margin"] == pytest.approx(p[0] - p[2])  # not p[0] - p[1]: they overlap
+    assert feats[1]["rank_margin"] == pytest.approx(p[1] - p[2])
+    assert feats[2]["rank_margin"] == pytest.approx(p[2] - p[0])
+    assert feats[3]["rank_margin"] == pytest.approx(p[3] - p[0])  # another document never overlaps
+    without = with_rank([{"dense": 2.0}, {"dense": 1.9}], model)
+    assert without[0]["rank_margin"] == pytest.approx(without[0]["rank_p"] - without[1]["rank_p"])
+
+
 def test_a_close_sentence_meeting_the_question_names_is_rated_more_likely_to_answer():
     model = packaged_model()
     base = {f: 0.0 for f in FEATURES} | {"rank_p": 0.5}

@@ -253,3 +253,52 @@ def test_a_sentence_ending_with_a_colon_is_a_candidate_with_its_short_code_block
     assert text[short.start : short.end] == short.text
     long_ = candidates["Read every channel of the meter like this"]
     assert long_.text == "Read every channel of the meter like this:"
+
+
+def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it(own_assistant):
+    """ "This command empties the tank." says which command only through the sentence before it:
+    the two are one candidate. Not across a paragraph break, after a heading or a colon."""
+    from citewise.index.store import ChunkRecord
+    from citewise.rag.retrieve import Passage
+
+    text = (
+        "Greenhouse Pumps\n\n"
+        "They are checked every spring by the caretaker.\n\n"
+        "To drain the cistern, open the lower valve by hand. This empties the tank in an hour.\n\n"
+        "The upper valve feeds the sprinklers. The blue lever does this.\n\n"
+        "It is locked over the winter months by the caretaker.\n\n"
+        "The caretaker keeps the following keys:\n\n"
+        "These open the pump house and the shed."
+    )
+    chunk = ChunkRecord("c0", "pumps.md", "h-pumps", text, 0, len(text), 0, None, "Pumps", "pumps.md")
+    answerer = own_assistant.mode("extractive").answerer
+    quotes = [c.text for c in answerer.candidates([Passage(chunk=chunk, score=1.0)])]
+    assert "To drain the cistern, open the lower valve by hand. This empties the tank in an hour." in quotes
+    assert "The upper valve feeds the sprinklers. The blue lever does this." in quotes
+    assert "To drain the cistern, open the lower valve by hand." in quotes  # still a candidate of its own
+    # after a heading, a paragraph break or a colon: the sentence alone
+    assert "They are checked every spring by the caretaker." in quotes
+    assert "It is locked over the winter months by the caretaker." in quotes
+    assert "These open the pump house and the shed." in quotes
+    for c in answerer.candidates([Passage(chunk=chunk, score=1.0)]):
+        assert text[c.start : c.end] == c.text
+
+
+def test_a_quote_with_its_antecedent_is_found_by_the_question_it_answers(own_assistant):
+    """The question names the command only through the sentence before; the answer holds both."""
+    from citewise.index.store import ChunkRecord
+    from citewise.rag.retrieve import Passage
+
+    text = (
+        "The harbour crane has three controls on its panel. To stop the crane at once, press the red "
+        "button twice. This button cuts the power to the winch and the arm. The green lamp shows "
+        "that the crane is ready."
+    )
+    chunk = ChunkRecord("c0", "crane.md", "h-crane", text, 0, len(text), 0, None, "Crane", "crane.md")
+    answerer = own_assistant.mode("extractive").answerer
+    question = "Which button cuts the power to the winch?"
+    ranked = answerer.score(question, question, answerer.candidates([Passage(chunk=chunk, score=1.0)]))
+    assert (
+        ranked[0].text
+        == "To stop the crane at once, press the red button twice. This button cuts the power to the winch and the arm."
+    )

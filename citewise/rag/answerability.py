@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.resources
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,12 +155,26 @@ class Answerability:
             raise ModelFileError(f"answerability model: bad or missing field ({exc})") from None
 
 
-def with_rank(features: list[dict[str, float]], model: Answerability) -> list[dict[str, float]]:
-    """Add ``rank_p`` and ``rank_margin`` to each candidate's features (in place; also returned)."""
+def with_rank(
+    features: list[dict[str, float]], model: Answerability, spans: Sequence[tuple[str, int, int]] | None = None
+) -> list[dict[str, float]]:
+    """Add ``rank_p`` and ``rank_margin`` to each candidate's features (in place; also returned).
+
+    ``rank_margin`` is the lead over the best *other answer*: given ``spans`` (document, start,
+    end of each candidate), a candidate sharing text with this one (the same sentence quoted with
+    its neighbour) is not a rival.
+    """
     ranks = [model.rank.probability(f) for f in features]
     order = sorted(range(len(ranks)), key=lambda i: ranks[i], reverse=True)
+
+    def apart(i: int, j: int) -> bool:
+        if spans is None:
+            return True
+        (d1, a1, b1), (d2, a2, b2) = spans[i], spans[j]
+        return d1 != d2 or b1 <= a2 or b2 <= a1
+
     for i, f in enumerate(features):
-        other = ranks[order[0]] if order[0] != i else (ranks[order[1]] if len(order) > 1 else 0.0)
+        other = next((ranks[j] for j in order if j != i and apart(i, j)), 0.0)
         f["rank_p"], f["rank_margin"] = ranks[i], ranks[i] - other
     return features
 

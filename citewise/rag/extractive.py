@@ -30,6 +30,7 @@ from citewise.rag.features import (
     content_terms,
     is_heading,
     is_statement,
+    refers_back,
     stem,
     term_weights,
     windows,
@@ -67,6 +68,8 @@ class ScoredSentence:
     context: str = ""  # the candidate with the sentences on either side
     neighbours: list[tuple[int, int, str]] = field(default_factory=list)
     features: dict[str, float] = field(default_factory=dict)
+    # the sentence itself, when it is quoted with the one before it (`ExtractiveAnswerer._leans_on_previous`)
+    own: tuple[int, int] | None = None
 
 
 # document_text(doc_id) -> the full text citation offsets point into (None if unknown)
@@ -198,6 +201,18 @@ class ExtractiveAnswerer:
             end = b
         return start, end
 
+    def _leans_on_previous(self, doc: _Doc, i: int) -> bool:
+        """Sentence ``i`` says what it is about only through the sentence before it, a statement
+        of the same paragraph ("To exit, use the "ZZ" command." + "This command writes the file
+        and exits."): the two are quoted together."""
+        if i == 0 or not refers_back(doc.slice(*doc.spans[i])):
+            return False
+        a, b = doc.spans[i - 1]
+        before = doc.slice(a, b)
+        return (
+            "\n\n" not in doc.slice(b, doc.spans[i][0]) and not before.rstrip().endswith(":") and is_statement(before)
+        )
+
     def candidates(self, passages: list[Passage]) -> list[ScoredSentence]:
         """Every statement of the passages once, in document coordinates, with its neighbours."""
         seen: set[tuple[str, int]] = set()
@@ -209,28 +224,37 @@ class ExtractiveAnswerer:
             for i in range(first, len(doc.spans)):
                 if doc.spans[i][0] >= chunk.end:
                     break
-                start, end = self._with_list(doc, i)
-                if (chunk.doc_id, start) in seen:
+                if (chunk.doc_id, i) in seen:
                     continue
-                seen.add((chunk.doc_id, start))
-                text = doc.slice(start, end)
+                seen.add((chunk.doc_id, i))
+                start, end = self._with_list(doc, i)
                 # a sentence addressing the assistant is a prompt injection: never quoted as an answer.
                 # Whether it is a statement is judged on the sentence itself: the bullets of the list
                 # items quoted after its colon ("• ... • ...") are no navigation separators.
                 lead = doc.slice(*doc.spans[i])
+                first = i - 1 if self._leans_on_previous(doc, i) else i
+                start = doc.spans[first][0]
+                text = doc.slice(start, end)
                 if len(content_terms(text)) < 2 or is_instruction(text) or not is_statement(lead):
                     continue
-                near = [doc.spans[j] for j in (i - 1, i + 1) if 0 <= j < len(doc.spans)]
+                near = [doc.spans[j] for j in (first - 1, i + 1) if 0 <= j < len(doc.spans)]
                 neighbours = [(a, b, doc.slice(a, b)) for a, b in near if a >= end or b <= start]
                 neighbours = [n for n in neighbours if not is_instruction(n[2])]  # never quoted beside an answer
                 context = " ".join([chunk.title] + [t for _, _, t in neighbours] + [text])
-                out.append(ScoredSentence(p, start, end, text, context=context, neighbours=neighbours))
+                own = doc.spans[i] if first < i else None
+                out.append(ScoredSentence(p, start, end, text, context=context, neighbours=neighbours, own=own))
         return out
 
     # ---- caches ---------------------------------------------------------------------
     def embeddings(self, sentences: list[ScoredSentence]) -> list[list[float]]:
         keys = [("v", s.passage.chunk.doc_hash, s.start, s.end) for s in sentences]
         return self._cached_vectors(keys, [s.text for s in sentences])
+
+    def _own_embeddings(self, sentences: list[ScoredSentence]) -> list[list[float]]:
+        spans = [s.own or (s.start, s.end) for s in sentences]
+        keys = [("v", s.passage.chunk.doc_hash, a, b) for s, (a, b) in zip(sentences, spans, strict=True)]
+        texts = [self.document(s.passage.chunk).slice(a, b) for s, (a, b) in zip(sentences, spans, strict=True)]
+        return self._cached_vectors(keys, texts)
 
     def _cached_vectors(self, keys: Sequence[tuple[object, ...]], texts: list[str]) -> list[list[float]]:
         """The vector of each text, from the cache by its key, embedding (each on its own) only those missing."""
@@ -287,9 +311,12 @@ class ExtractiveAnswerer:
         texts_terms = [content_terms(s.text) for s in sentences]
         weights = term_weights(own_terms, texts_terms)
         vectors = self.embeddings(sentences)
+        leaning = [i for i, s in enumerate(sentences) if s.own]
+        # a sentence quoted with the one before it is as similar as the better of the quote and itself
+        own_vectors = dict(zip(leaning, self._own_embeddings([sentences[i] for i in leaning]), strict=True))
         near = self._computes("near")
-        for s, vec, e, s_terms in zip(sentences, vectors, ents, texts_terms, strict=True):
-            dense = max(_dot(qvec, vec), _dot(own_vec, vec))
+        for n, (s, vec, e, s_terms) in enumerate(zip(sentences, vectors, ents, texts_terms, strict=True)):
+            dense = max(_dot(q, v) for v in (vec, own_vectors.get(n, vec)) for q in (qvec, own_vec))
             lexical = len(q_terms & s_terms) / math.sqrt(max(1, len(q_terms)) * max(1, len(s_terms)) ** 0.5)
             s.features = {
                 "dense": dense,
@@ -305,7 +332,9 @@ class ExtractiveAnswerer:
         _margins(sentences)
         pairs = self._pairs(info, own_terms, sentences, ents, weights)
         everyone = sentences + pairs
-        with_rank([s.features for s in everyone], self.model)
+        with_rank(
+            [s.features for s in everyone], self.model, [(s.passage.chunk.doc_id, s.start, s.end) for s in everyone]
+        )
         for s in everyone:
             s.rank = s.features["rank_p"]
             s.score = self.model.answer.probability(s.features)
@@ -444,11 +473,12 @@ def _overlap(a: ScoredSentence, b: ScoredSentence) -> bool:
 
 
 def _margins(sentences: list[ScoredSentence]) -> None:
-    """Each sentence's similarity score minus the best score of the other sentences."""
+    """Each sentence's similarity score minus the best score of the other answers: sentences
+    that share no text with it (a sentence quoted with the one before it competes with neither)."""
     base = [0.65 * s.features["dense"] + 0.35 * (s.features["lexical"] + s.features["own"]) / 2 for s in sentences]
     order = sorted(range(len(base)), key=lambda i: base[i], reverse=True)
     for i, s in enumerate(sentences):
-        other = base[order[0]] if order[0] != i else (base[order[1]] if len(order) > 1 else 0.0)
+        other = next((base[j] for j in order if j != i and not _overlap(s, sentences[j])), 0.0)
         s.features["margin"] = base[i] - other
 
 

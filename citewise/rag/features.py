@@ -42,6 +42,24 @@ _SEPARATORS = re.compile(r"\s[|›»>·•/]\s")
 _NEGATION = re.compile(r"\b(not|never|no|none|neither|nor|without|cannot)\b|n't\b", re.I)
 _LIST_ITEM = re.compile(r"^\s*([•*\-–]|\d+[.)])\s")
 
+# a sentence that leans on the one before it: it opens with a pronoun or a demonstrative, maybe
+# after a linking phrase ("This command writes the file and exits.", "In other words, it undoes
+# the undo."), or ends on one ("The "J" command does this."). Quoted alone, it does not say what
+# it is about, so it is quoted with the sentence before it (`ExtractiveAnswerer.candidates`).
+_LINKING = r"(?:(?:however|also|so|thus|therefore|instead|in other words|in addition|moreover|then|here|again|finally)\s*,?\s+)?"
+_OPENS_ON_REFERENCE = re.compile(
+    r"^\W*" + _LINKING + r"(?:this|that|these|those|it|they|he|she|its|their|his|her|such)\b(?!-)", re.I
+)
+_ENDS_ON_REFERENCE = re.compile(r"\b(?:this|that)[.!?\"”’)]*$", re.I)
+
+
+def refers_back(text: str) -> bool:
+    """True when the sentence names what it is about only by a pronoun pointing to the sentence before."""
+    stripped = " ".join(text.split())
+    if _LIST_ITEM.match(text):
+        return False  # a list item refers to its list's lead-in, which is quoted with it already
+    return bool(_OPENS_ON_REFERENCE.match(stripped) or _ENDS_ON_REFERENCE.search(stripped))
+
 
 def stem(word: str) -> str:
     """A light suffix-stripping stemmer: enough to match launch/launched/launches."""
