@@ -302,3 +302,36 @@ def test_a_quote_with_its_antecedent_is_found_by_the_question_it_answers(own_ass
         ranked[0].text
         == "To stop the crane at once, press the red button twice. This button cuts the power to the winch and the arm."
     )
+
+
+def test_a_sentence_ending_with_a_colon_is_quoted_with_its_indented_example(own_assistant):
+    """Plain-text manuals put the command after a colon on an indented line ("To see the mode, type
+    this command:" + "    :set showmode"); Vim's help files mark it with " >". A long block is
+    left out, and so is a line that is not indented."""
+    from citewise.index.store import ChunkRecord
+    from citewise.rag.retrieve import Passage
+
+    long_block = "\n".join(f"\tkilnctl log --zone {n} --since yesterday" for n in range(30))
+    text = (
+        "The kiln controller keeps its own log on the card.\n\n"
+        "To see the temperature of every zone, type this command: >\n\n"
+        "\tkilnctl zones --celsius\n\n"
+        "The readings refresh once a minute.\n\n"
+        "To read the whole log of the last firing, type:\n\n"
+        f"{long_block}\n\n"
+        "The controller answers each fault with an error code of its own:\n\n"
+        "K17: door open during a firing.\n"
+    )
+    chunk = ChunkRecord("c0", "kiln.txt", "h-kiln", text, 0, len(text), 0, None, "Kiln", "kiln.txt")
+    answerer = own_assistant.mode("extractive").answerer
+    candidates = {c.text.split(":")[0]: c for c in answerer.candidates([Passage(chunk=chunk, score=1.0)])}
+    zones = candidates["To see the temperature of every zone, type this command"]
+    assert zones.text.endswith("kilnctl zones --celsius") and text[zones.start : zones.end] == zones.text
+    assert (
+        candidates["To read the whole log of the last firing, type"].text
+        == "To read the whole log of the last firing, type:"
+    )
+    assert (
+        candidates["The controller answers each fault with an error code of its own"].text
+        == "The controller answers each fault with an error code of its own:"
+    )

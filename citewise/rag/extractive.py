@@ -187,7 +187,7 @@ class ExtractiveAnswerer:
         """Sentence ``i``, extended over what follows it when it ends with a colon: its list items,
         or a short code block ("Run the following to test it:" + the command)."""
         start, end = doc.spans[i]
-        if not doc.slice(start, end).rstrip().endswith(":"):
+        if not _LEADS_IN.search(doc.slice(start, end)):
             return start, end
         if i + 1 < len(doc.spans):
             a, b = doc.spans[i + 1]
@@ -199,7 +199,22 @@ class ExtractiveAnswerer:
             if not re.match(r"\s*[•*\-–]|\s*\d+[.)]\s", doc.slice(a, b)) or "\n\n\n" in doc.slice(end, a):
                 break
             end = b
+        if end == doc.spans[i][1]:
+            end = self._indented_block(doc, i, end)
         return start, end
+
+    def _indented_block(self, doc: _Doc, i: int, end: int) -> int:
+        """The end of the indented lines right after sentence ``i`` (a plain-text example or command:
+        "To quit without saving, type this:" + an indented ":q!"), or ``end`` when there are none
+        or they run longer than ``CODE_BLOCK``."""
+        block_end = end
+        for a, b in doc.spans[i + 1 :]:
+            line_start = doc.text.rfind("\n", 0, a - doc.offset) + 1
+            indent = doc.text[line_start : a - doc.offset]
+            if indent == "" or indent.strip() or "\n\n\n" in doc.slice(block_end, a):
+                break  # not indented, or not at a line's start: the block is over
+            block_end = b
+        return block_end if block_end - end <= CODE_BLOCK else end
 
     def _leans_on_previous(self, doc: _Doc, i: int) -> bool:
         """Sentence ``i`` says what it is about only through the sentence before it, a statement
@@ -466,6 +481,11 @@ HEAD = 1  # best-ranked candidates the answerability model chooses the lead amon
 def lead(ranked: list[ScoredSentence]) -> ScoredSentence | None:
     """The candidate an answer leads with: the most answerable of the ``HEAD`` best ranked."""
     return max(ranked[:HEAD], key=lambda s: s.score) if ranked else None
+
+
+# a sentence introducing what follows it: it ends with a colon (Vim's help files mark the example
+# after it with " >", reStructuredText with "::")
+_LEADS_IN = re.compile(r":\s*>?\s*$")
 
 
 def _overlap(a: ScoredSentence, b: ScoredSentence) -> bool:
