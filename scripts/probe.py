@@ -5,6 +5,7 @@
     .venv/bin/python scripts/probe.py licences           # Apache 2.0, GPL 3, MPL 2.0, LGPL 3 (Debian's copies)
     .venv/bin/python scripts/probe.py python-history     # Python's LICENSE.txt: its history, then its licences
     .venv/bin/python scripts/probe.py vim-manual         # the first three chapters of Vim's user manual (Debian's vim)
+    .venv/bin/python scripts/probe.py zlib-howto         # Mark Adler's annotated zlib example (Debian's zlib1g-dev), HTML
 
 Each probe is ``scripts/probes/<name>.tsv``: kind (A: answerable, R: to be refused), question,
 and for A a text the answer must contain. The documents are files that installed packages carry
@@ -53,6 +54,7 @@ SOURCES = {
         for n in ("Apache-2.0", "GPL-3", "MPL-2.0", "LGPL-3")
     },
     "python-history": {"python-license.txt": lambda: _python_licence()},
+    "zlib-howto": {"zlib_how.html": lambda: Path("/usr/share/doc/zlib1g-dev/examples/zlib_how.html").read_text()},
     "vim-manual": {n: (lambda n=n: (Path("/usr/share/vim/vim90/doc") / n).read_text()) for n in ("usr_01.txt", "usr_02.txt", "usr_03.txt")},
     "sklearn-datasets": {
         f"{n}.txt": (lambda n=n: _sklearn_descr(n))

@@ -75,6 +75,28 @@ def test_html_keeps_text_drops_scripts(tmp_path):
     assert "Para & text." in doc.text and "var x" not in doc.text
 
 
+def test_html_sentences_stay_whole_across_inline_tags(tmp_path):
+    """Links, code and emphasis run on inside their sentence, and the source's line breaks are
+    spaces, as a browser shows them; paragraphs, list items and <br><br> still break; <pre> keeps
+    its lines. (Each inline tag used to start a new line, and a source line break after one a new
+    paragraph, so "We need to use <tt>feof()</tt> ..." was quoted as three fragments.)"""
+    p = tmp_path / "essay.html"
+    p.write_text(
+        "<html><head><title>Kilns</title></head><body><table><tr><td><font size=2>"
+        "We need to use <tt>feof()</tt>\nto check for the end of the <a href='f.html'>input\nfile</a>. "
+        "It is <i>much</i> safer.<br><br>A second paragraph starts here, set apart by two breaks."
+        "<ul><li>First item of the list.</li><li>Second item.</li></ul>"
+        "<pre>int main() {\n    return 0;\n}</pre>"
+        "<p>The kiln uses <b>zlib</b>.</p></font></td></tr></table></body></html>"
+    )
+    text = load_document(p).text
+    assert "We need to use feof() to check for the end of the input file. It is much safer.\n\n" in text
+    assert "\n\nA second paragraph starts here, set apart by two breaks." in text
+    assert "\nFirst item of the list.\nSecond item.\n" in text
+    assert "int main() {\n    return 0;\n}" in text
+    assert "The kiln uses zlib." in text
+
+
 def test_pdf_keeps_page_numbers(tmp_path):
     p = make_pdf(tmp_path / "two.pdf", ["Page one talks about apples.", "Page two talks about pears."])
     doc = load_document(p)

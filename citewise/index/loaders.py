@@ -173,6 +173,50 @@ def _load_plain(path: Path) -> LoadedDocument:
     return LoadedDocument(text=text, title=title, source=str(path), kind=path.suffix.lower().lstrip("."), metadata=meta)
 
 
+# How an HTML page reads: block elements start a paragraph, line elements a line; everything else
+# (links, code, emphasis, ...) runs on inside its sentence, and the page source's own line breaks
+# are spaces, as a browser renders them. (BeautifulSoup's get_text("\n") broke a sentence at every
+# inline tag: "We need to use <tt>feof()</tt> to check ..." became three lines.)
+_HTML_BLOCKS = (
+    *("address", "article", "aside", "blockquote", "center", "details", "dialog", "div", "dl", "fieldset"),
+    *("figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "main"),
+    *("nav", "ol", "p", "pre", "section", "summary", "table", "ul"),
+)
+_HTML_LINES = ("br", "li", "tr", "dt", "dd", "option", "caption")
+_PARA, _LINE, _SPACE = "\x02", "\x01", "\x03"  # marks for breaks and <pre> spaces while whitespace collapses
+_BREAKS = re.compile(r"[ \x01\x02]*[\x01\x02][ \x01\x02]*")
+
+
+def html_text(soup: Any) -> str:
+    """The text of a parsed page as it reads: paragraphs apart, sentences whole, <pre> lines kept."""
+    from bs4 import NavigableString
+
+    for pre in soup.find_all("pre"):
+        for string in list(pre.find_all(string=True)):
+            if type(string) is NavigableString:
+                string.replace_with(
+                    string.replace("\r\n", "\n").replace("\n", _LINE).replace(" ", _SPACE).replace("\t", _SPACE)
+                )
+    for tag in soup.find_all(_HTML_BLOCKS):
+        tag.insert_before(_PARA)
+        tag.insert_after(_PARA)
+    for tag in soup.find_all(_HTML_LINES):
+        if tag.name == "br":
+            tag.replace_with(_LINE)
+        else:
+            tag.insert_before(_LINE)
+    for tag in soup.find_all(["td", "th"]):
+        tag.insert_after(" ")
+    text = re.sub(r"\s+", " ", soup.get_text(""))
+
+    def breaks(m: re.Match[str]) -> str:
+        run = m.group(0)
+        return "\n\n" if _PARA in run or run.count(_LINE) > 1 else "\n"
+
+    text = _BREAKS.sub(breaks, text)
+    return text.replace(_SPACE, " ").strip() + "\n"
+
+
 def _load_html(path: Path) -> LoadedDocument:
     from bs4 import BeautifulSoup
 
@@ -180,14 +224,12 @@ def _load_html(path: Path) -> LoadedDocument:
     soup = BeautifulSoup(raw, "html.parser")
     for tag in soup(["script", "style", "noscript", "template"]):
         tag.decompose()
-    title = soup.title.get_text(strip=True) if soup.title else ""
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
     if soup.title:
         soup.title.decompose()
     h1 = soup.find("h1")
     title = title or (h1.get_text(" ", strip=True) if h1 else "")
-    text = soup.get_text("\n")
-    text = re.sub(r"[ \t\xa0]+", " ", text)
-    text = re.sub(r"\n\s*\n+", "\n\n", text).strip() + "\n"
+    text = html_text(soup)
     if not text.strip():
         raise LoadError(f"{path.name}: HTML page has no text")
     return LoadedDocument(text=text, title=title or _first_line_title(text, path.stem), source=str(path), kind="html")
