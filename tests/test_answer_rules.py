@@ -21,6 +21,7 @@ from citewise.rag.features import (
     candidate_features,
     content_terms,
     is_statement,
+    looks_like_code,
     name_coverage,
     near_cover,
     refers_back,
@@ -28,6 +29,7 @@ from citewise.rag.features import (
     same_name_word,
     stem,
     term_weights,
+    visible,
     weighted_cover,
     windows,
 )
@@ -436,3 +438,32 @@ def test_a_line_starting_in_lower_case_continues_the_sentence():
 )
 def test_a_sentence_refers_back_when_a_pronoun_names_its_subject(sentence, leans):
     assert refers_back(sentence) is leans
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "ret = pump_start(&tank, level); /* no bad return value */ assert(ret != PUMP_FAULT);",
+        "if (ferror(source) && retries > 3) {",
+        "} while (tank.level <= 0);",
+        "$ kilnctl zones --celsius --watch",
+        ">>> kiln = Kiln(zones=4, start=True)",
+    ],
+)
+def test_code_lines_are_no_statements(line):
+    assert looks_like_code(line) and not is_statement(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "/* kiln.c: an example of the pump interface, provided to the public domain by its author */",
+        "Licensed to the kiln makers under the terms of the Pottery Licence (the 'Licence');",
+        "Use `kiln.start()` to light the kiln, and **never** open the door while it fires.",
+        "Set the upper zone to 5 and the lower zone to 7 before you start the kiln, then wait.",
+        "============== ==== ==== sepal length: 4.3 7.9 5.84 0.83 0.7826",
+        "The glaze &amp; the clay are fired together &mdash; once, at a high heat.",
+    ],
+)
+def test_comments_legal_clauses_and_markdown_are_no_code(line):
+    assert not looks_like_code(visible(line))

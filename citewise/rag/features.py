@@ -6,6 +6,7 @@ Every function here is plain text processing; entities come in already computed
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -94,8 +95,8 @@ _URL = re.compile(r"\bhttps?://\S+")
 
 def visible(text: str) -> str:
     """``text`` as a reader sees it rendered: markdown images, HTML tags and bare URLs left out,
-    a markdown link reduced to its words."""
-    return _URL.sub(" ", _TAG.sub(" ", _LINK.sub(r"\1", _IMAGE.sub(" ", text))))
+    a markdown link reduced to its words, HTML entities ("&mdash;") as the characters they show."""
+    return html.unescape(_URL.sub(" ", _TAG.sub(" ", _LINK.sub(r"\1", _IMAGE.sub(" ", text)))))
 
 
 def is_statement(text: str) -> bool:
@@ -117,7 +118,29 @@ def is_statement(text: str) -> bool:
         return False  # "Home | News | Tech" or a breadcrumb
     if is_heading(stripped) or len(words) < 4:
         return False  # a heading, or a fragment too short to state anything ("Consensus issues.")
+    if looks_like_code(stripped):
+        return False
     return ends or len(words) >= 8
+
+
+# characters prose rarely uses but code is full of (markdown's ` and * are left out: inline code
+# and emphasis are prose)
+_CODE_CHARS = frozenset(";=<>&\\$@^")
+_CODE_LINE = re.compile(r"\{$|^\}|^(?:\$|>>>)\s")  # a block opened or closed; a shell or Python prompt
+_RULE = re.compile(r"([=\-~<>_*#+|])\1{2,}")
+
+
+def looks_like_code(text: str) -> bool:
+    """A line of source code or a shell command, not a sentence: it opens or closes a block ("do {",
+    "} while (n);"), starts with a prompt ("$ ", ">>> "), or more than one character in 20 is a code symbol ("ret = f(&s, x); /* ok */").
+    A comment alone ("/* zpipe.c: ... provided to the public domain */") is prose, and so is a
+    clause of legal text ending with a semicolon."""
+    stripped = re.sub(r":\s*>$", ":", text.strip())  # Vim help's mark for the example after a colon
+    # a rule of one character ("=====", "<----->") draws a table or a picture: it is no code
+    chars = [c for c in _RULE.sub("", stripped) if not c.isspace()]
+    if not chars:
+        return False
+    return bool(_CODE_LINE.search(stripped)) or sum(c in _CODE_CHARS for c in chars) / len(chars) > 0.05
 
 
 def _lower_tokens(text: str) -> list[str]:
