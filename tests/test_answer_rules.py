@@ -15,6 +15,7 @@ from citewise.rag.entities import (
     entities_of,
     expected_labels,
     has_answer_type,
+    holds_reason,
     plausible,
 )
 from citewise.rag.features import (
@@ -467,3 +468,46 @@ def test_code_lines_are_no_statements(line):
 )
 def test_comments_legal_clauses_and_markdown_are_no_code(line):
     assert not looks_like_code(visible(line))
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("Why does the kiln crack its glaze?", True),
+        ("And why was the mill closed?", True),
+        ("How come the pump stops at night?", True),
+        ("What was the reason for the delay?", True),
+        ("For what purpose is the sluice opened?", True),
+        ("Who asked why the mill closed?", False),  # asks for a person
+        ("When was the mill closed?", False),
+    ],
+)
+def test_a_question_asking_why_wants_a_reason(question, asks):
+    assert analyse(question).reason is asks
+
+
+@pytest.mark.parametrize(
+    ("sentence", "gives"),
+    [
+        ("The glaze cracks because the clay shrinks as it cools.", True),
+        ("Since the lid is heavy, two people lift it.", True),
+        ("The valve is closed at night to prevent flooding.", True),
+        ("The reason is that the kiln cools unevenly.", True),
+        ("The mill was rebuilt in order to grind more grain.", True),
+        ("The mill has stood here since 1802.", False),  # a time, not a cause
+        ("Ever since, the mill has ground oats.", False),
+        ("The mill has ground oats since March.", False),
+        ("The kiln is lit every Monday.", False),
+    ],
+)
+def test_a_reason_is_read_from_its_words(sentence, gives):
+    assert holds_reason(sentence) is gives
+
+
+def test_a_why_question_is_answered_with_the_reason_beside_its_topic():
+    """The sentence naming the topic states no reason; with its neighbour that does, it answers."""
+    info = analyse("Why does the kiln crack its glaze?")
+    alone_features = alone(info, "The kiln cracks its glaze on every third firing.")
+    assert alone_features["type_no"] == 1.0
+    with_reason = alone(info, "The kiln cracks its glaze on every third firing. This happens because the door leaks.")
+    assert with_reason["type_yes"] == 1.0

@@ -335,3 +335,22 @@ def test_a_sentence_ending_with_a_colon_is_quoted_with_its_indented_example(own_
         candidates["The controller answers each fault with an error code of its own"].text
         == "The controller answers each fault with an error code of its own:"
     )
+
+
+def test_a_why_question_quotes_the_reason_given_in_the_next_sentence(own_assistant):
+    """The sentence naming the topic states no reason; the pair with its neighbour does."""
+    from citewise.index.store import ChunkRecord
+    from citewise.rag.retrieve import Passage
+
+    text = (
+        "The kiln has two doors and a chimney of brick. The potters always fire the kiln at night. "
+        "The reason is that the town's electricity costs half as much after dark. The chimney was "
+        "rebuilt in 1990."
+    )
+    chunk = ChunkRecord("c0", "kiln.md", "h-kiln", text, 0, len(text), 0, None, "Kiln", "kiln.md")
+    answerer = own_assistant.mode("extractive").answerer
+    question = "Why do the potters fire the kiln at night?"
+    ranked = answerer.score(question, question, answerer.candidates([Passage(chunk=chunk, score=1.0)]))
+    assert ranked[0].text == (
+        "The potters always fire the kiln at night. The reason is that the town's electricity costs half as much after dark."
+    )

@@ -174,6 +174,7 @@ class QuestionInfo:
     quarters: frozenset[str]
     counted: str = ""
     expands: str = ""  # for "what does X stand for?", the acronym X
+    reason: bool = False  # "why ...?": the answer gives a reason or a purpose
 
     def is_new(self, entity_text: str) -> bool:
         """True when an entity is not already named in the question (so it can answer it)."""
@@ -232,7 +233,36 @@ def analyse(question: str, entities: Iterable[Entity] | None = None) -> Question
         quarters=frozenset(_QUARTER.findall(question)),
         counted=counted_noun(question),
         expands=acronym_asked(question),
+        reason=reason_asked(question),
     )
+
+
+# a question asking for a reason or a purpose
+_WHY = re.compile(
+    r"^\W*(?:(?:and|but|so)\s+)?(?:why\b|how come\b|for what (?:reason|purpose)\b|"
+    r"what (?:is|was|are|were) the (?:reasons?|purpose) (?:for|of|why|that|behind)\b)",
+    re.I,
+)
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+# words that give a reason or a purpose; "since" only as a cause ("since 2002", "ever since", "since
+# then" tell a time)
+_REASON = re.compile(
+    r"\b(?:because|due to|owing to|thanks to|so that|in order to|so as to|the reasons? (?:is|are|was|were|for|why)|"
+    r"as a result|therefore|hence|otherwise|to (?:avoid|prevent|ensure|make sure|allow|keep|protect|stop)\b|"
+    r"(?<!ever )since (?!then\b|the (?:start|beginning|end)\b|(?:" + _MONTHS + r"|[0-9])))",
+    re.I,
+)
+
+
+def reason_asked(question: str) -> bool:
+    """True for a question asking why: "Why use feof()?", "What was the reason for the delay?"."""
+    return bool(_WHY.search(question))
+
+
+def holds_reason(text: str) -> bool:
+    """True when ``text`` gives a reason or a purpose ("because ...", "in order to ...", "The
+    reason is that ...", "... required to avoid corruption")."""
+    return bool(_REASON.search(text))
 
 
 _ACRONYM = r"([A-Z][A-Za-z0-9&.-]{1,11})"

@@ -23,9 +23,10 @@ from citewise.index.embed import SentenceEmbedder
 from citewise.index.store import ChunkRecord
 from citewise.rag.answerability import Answerability, packaged_model, with_rank
 from citewise.rag.citations import Citation
-from citewise.rag.entities import Entity, QuestionInfo, analyse, entities_of, has_answer_type
+from citewise.rag.entities import Entity, QuestionInfo, analyse, entities_of
 from citewise.rag.features import (
     STOPWORDS,
+    answers_kind,
     candidate_features,
     content_terms,
     is_heading,
@@ -391,12 +392,13 @@ class ExtractiveAnswerer:
         ents: list[tuple[Entity, ...]],
         weights: dict[str, float],
     ) -> list[ScoredSentence]:
-        """A sentence with its neighbour, where only the neighbour holds the wanted type.
+        """A sentence with its neighbour, where only the neighbour holds the wanted type (or,
+        for "why", the reason: "The potters fire the kiln at night." + "The reason is that ...").
 
         "Who chairs the MPA?": "Last month, the MPA responded..." + "...said MPA Chairman
         and CEO Charles Rivkin." Only the best few sentences lacking the type are paired.
         """
-        if not info.wants:
+        if not (info.wants or info.reason):
             return []
         lacking = [(s, e) for s, e in zip(sentences, ents, strict=True) if s.features["type_no"] and s.neighbours]
         lacking = sorted(lacking, key=lambda se: se[0].features["margin"], reverse=True)[:4]
@@ -404,7 +406,7 @@ class ExtractiveAnswerer:
         for s, e in lacking:
             doc_hash = s.passage.chunk.doc_hash
             for (a, b, text), ne in zip(s.neighbours, self.entities(doc_hash, s.neighbours), strict=True):
-                if not has_answer_type(info, ne) or not is_statement(text):
+                if not answers_kind(info, text, ne) or not is_statement(text):
                     continue
                 start, end = min(a, s.start), max(b, s.end)
                 if any(

@@ -11,7 +11,14 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from citewise.rag.entities import Entity, QuestionInfo, contradicts, has_answer_type, holds_expansion
+from citewise.rag.entities import (
+    Entity,
+    QuestionInfo,
+    contradicts,
+    has_answer_type,
+    holds_expansion,
+    holds_reason,
+)
 
 _STOPWORD_TEXT = (
     "a an the and or but if of to in on at by for with from as is are was were be been being do does did "
@@ -313,6 +320,16 @@ def near_cover(
     return max((weighted_cover(weights, set(around)) for around in answers), default=0.0)
 
 
+def answers_kind(info: QuestionInfo, text: str, entities: Iterable[Entity]) -> bool | None:
+    """Whether ``text`` holds the kind of answer the question asks for: an acronym's expansion,
+    a reason for "why", an entity of the wanted type; None when it asks for no particular kind."""
+    if info.expands:
+        return holds_expansion(info.expands, text)
+    if info.reason:
+        return holds_reason(text)
+    return has_answer_type(info, entities)
+
+
 def candidate_features(
     info: QuestionInfo,
     own_terms: set[str],
@@ -331,7 +348,7 @@ def candidate_features(
     """
     s_terms = content_terms(text)
     weights = weights if weights is not None else dict.fromkeys(own_terms, 1.0)
-    typed = holds_expansion(info.expands, text) if info.expands else has_answer_type(info, entities)
+    typed = answers_kind(info, text, entities)
     if typed and info.counted and not counts(info.counted, text, entities):
         typed = False  # a count of something else ("20 companies" for "how many employees")
     cover, missing = name_coverage(info.names, context)
