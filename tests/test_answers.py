@@ -354,3 +354,26 @@ def test_a_why_question_quotes_the_reason_given_in_the_next_sentence(own_assista
     assert ranked[0].text == (
         "The potters always fire the kiln at night. The reason is that the town's electricity costs half as much after dark."
     )
+
+
+def test_a_question_the_text_asks_is_quoted_with_its_answer(own_assistant):
+    """Essays and FAQs ask a question and answer it in the next sentence: the question states
+    nothing, so it is quoted with its answer; a question followed by another is not extended."""
+    from citewise.index.store import ChunkRecord
+    from citewise.rag.retrieve import Passage
+
+    text = (
+        "Most potters learn to fire a kiln from an older potter. Why do so many first firings crack? "
+        "Because beginners open the door before the kiln has cooled.\n\n"
+        "How long should a kiln cool?\n\nA kiln should cool for at least a day before it is opened.\n\n"
+        "Is the glaze safe? Is the clay local? Both questions come up at every market."
+    )
+    chunk = ChunkRecord("c0", "kiln.md", "h-kiln", text, 0, len(text), 0, None, "Kiln", "kiln.md")
+    answerer = own_assistant.mode("extractive").answerer
+    quotes = [c.text for c in answerer.candidates([Passage(chunk=chunk, score=1.0)])]
+    assert "Why do so many first firings crack? Because beginners open the door before the kiln has cooled." in quotes
+    assert "How long should a kiln cool?\n\nA kiln should cool for at least a day before it is opened." in quotes
+    assert not any(q.startswith("Is the glaze safe? Is") for q in quotes)  # a question followed by a question
+    question = "Why do first firings crack?"
+    ranked = answerer.score(question, question, answerer.candidates([Passage(chunk=chunk, score=1.0)]))
+    assert ranked[0].text.endswith("Because beginners open the door before the kiln has cooled.")

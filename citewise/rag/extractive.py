@@ -229,6 +229,17 @@ class ExtractiveAnswerer:
             "\n\n" not in doc.slice(b, doc.spans[i][0]) and not before.rstrip().endswith(":") and is_statement(before)
         )
 
+    def _answered_next(self, doc: _Doc, i: int) -> bool:
+        """Sentence ``i`` is a question the text itself asks and answers next ("Why do founders
+        build what no one wants? Because they start from ideas, not problems."), as essays and
+        FAQs do: a question states nothing, so it is quoted with its answer (across one blank line
+        at most, and not when the next sentence is another question)."""
+        if i + 1 >= len(doc.spans) or not _ASKS.search(doc.slice(*doc.spans[i])):
+            return False
+        a, b = doc.spans[i + 1]
+        after = doc.slice(a, b)
+        return "\n\n\n" not in doc.slice(doc.spans[i][1], a) and not _ASKS.search(after) and is_statement(after)
+
     def candidates(self, passages: list[Passage]) -> list[ScoredSentence]:
         """Every statement of the passages once, in document coordinates, with its neighbours."""
         seen: set[tuple[str, int]] = set()
@@ -248,16 +259,19 @@ class ExtractiveAnswerer:
                 # Whether it is a statement is judged on the sentence itself: the bullets of the list
                 # items quoted after its colon ("• ... • ...") are no navigation separators.
                 lead = doc.slice(*doc.spans[i])
-                first = i - 1 if self._leans_on_previous(doc, i) else i
-                start = doc.spans[first][0]
+                begin = i - 1 if self._leans_on_previous(doc, i) else i
+                last = i + 1 if end == doc.spans[i][1] and self._answered_next(doc, i) else i
+                start, end = doc.spans[begin][0], max(end, self._with_list(doc, last)[1])
                 text = doc.slice(start, end)
-                if len(content_terms(text)) < 2 or is_instruction(text) or not is_statement(lead):
+                # a question in the text is judged by the sentence answering it ("Why not? Well, ...")
+                judged = lead if last == i else doc.slice(*doc.spans[last])
+                if len(content_terms(text)) < 2 or is_instruction(text) or not is_statement(judged):
                     continue
-                near = [doc.spans[j] for j in (first - 1, i + 1) if 0 <= j < len(doc.spans)]
+                near = [doc.spans[j] for j in (begin - 1, last + 1) if 0 <= j < len(doc.spans)]
                 neighbours = [(a, b, doc.slice(a, b)) for a, b in near if a >= end or b <= start]
                 neighbours = [n for n in neighbours if not is_instruction(n[2])]  # never quoted beside an answer
                 context = " ".join([chunk.title] + [t for _, _, t in neighbours] + [text])
-                own = doc.spans[i] if first < i else None
+                own = doc.spans[i] if (begin, last) != (i, i) else None
                 out.append(ScoredSentence(p, start, end, text, context=context, neighbours=neighbours, own=own))
         return out
 
@@ -485,6 +499,8 @@ def lead(ranked: list[ScoredSentence]) -> ScoredSentence | None:
     return max(ranked[:HEAD], key=lambda s: s.score) if ranked else None
 
 
+# a sentence asking a question ("Why not?", "How do I reset my password?")
+_ASKS = re.compile(r"\?[\"”’)\]]*\s*$")
 # a sentence introducing what follows it: it ends with a colon (Vim's help files mark the example
 # after it with " >", reStructuredText with "::")
 _LEADS_IN = re.compile(r":\s*>?\s*$")
