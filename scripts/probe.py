@@ -6,6 +6,7 @@
     .venv/bin/python scripts/probe.py python-history     # Python's LICENSE.txt: its history, then its licences
     .venv/bin/python scripts/probe.py vim-manual         # the first three chapters of Vim's user manual (Debian's vim)
     .venv/bin/python scripts/probe.py zlib-howto         # Mark Adler's annotated zlib example (Debian's zlib1g-dev), HTML
+    .venv/bin/python scripts/probe.py coding-style       # systemd's CODING_STYLE.md (Debian's systemd)
 
 Each probe is ``scripts/probes/<name>.tsv``: kind (A: answerable, R: to be refused), question,
 and for A a text the answer must contain. The documents are files that installed packages carry
@@ -36,6 +37,12 @@ def _sklearn_descr(name: str) -> str:
     return (Path(sklearn.datasets.__file__).parent / "descr" / f"{name}.rst").read_text()
 
 
+def _gunzip(path: str) -> str:
+    import gzip
+
+    return gzip.decompress(Path(path).read_bytes()).decode("utf-8")
+
+
 def _python_licence() -> str:
     """The history of Python and its licences, as the Python installation carries it."""
     import sysconfig
@@ -54,6 +61,7 @@ SOURCES = {
         for n in ("Apache-2.0", "GPL-3", "MPL-2.0", "LGPL-3")
     },
     "python-history": {"python-license.txt": lambda: _python_licence()},
+    "coding-style": {"CODING_STYLE.md": lambda: _gunzip("/usr/share/doc/systemd/CODING_STYLE.md.gz")},
     "zlib-howto": {"zlib_how.html": lambda: Path("/usr/share/doc/zlib1g-dev/examples/zlib_how.html").read_text()},
     "vim-manual": {n: (lambda n=n: (Path("/usr/share/vim/vim90/doc") / n).read_text()) for n in ("usr_01.txt", "usr_02.txt", "usr_03.txt")},
     "sklearn-datasets": {

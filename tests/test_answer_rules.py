@@ -498,6 +498,8 @@ def test_a_question_asking_why_wants_a_reason(question, asks):
         ("Ever since, the mill has ground oats.", False),
         ("The mill has ground oats since March.", False),
         ("The kiln is lit every Monday.", False),
+        ("This way the glaze never runs onto the shelf.", True),  # a purpose, opening the sentence
+        ("Stack the bowls this way.", False),  # a manner
     ],
 )
 def test_a_reason_is_read_from_its_words(sentence, gives):

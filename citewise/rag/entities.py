@@ -249,6 +249,7 @@ _MONTHS = "January|February|March|April|May|June|July|August|September|October|N
 _REASON = re.compile(
     r"\b(?:because|due to|owing to|thanks to|so that|in order to|so as to|the reasons? (?:is|are|was|were|for|why)|"
     r"as a result|therefore|hence|otherwise|to (?:avoid|prevent|ensure|make sure|allow|keep|protect|stop)\b|"
+    r"^\W*(?:this|that) way\b|"
     r"(?<!ever )since (?!then\b|the (?:start|beginning|end)\b|(?:" + _MONTHS + r"|[0-9])))",
     re.I,
 )
