@@ -195,7 +195,7 @@ def test_a_sentence_is_paired_with_the_neighbour_that_holds_the_answer_type(own_
     answerer = own_assistant.mode("extractive").answerer  # the fitted scorer
     question = "Who responded to the new fare rules by calling for a strike vote?"
     passages = own_assistant.search(question, top_k=4)
-    ranked = answerer.score(question, question, answerer.candidates(passages))
+    ranked = _ranked(answerer, question, passages)
     pairs = [s for s in ranked if s.features["pair"]]
     assert any("strike vote" in s.text and "Ida Berg" in s.text for s in pairs)
     text = _doc_text(own_assistant, "harbour.md")
@@ -255,12 +255,24 @@ def test_a_sentence_ending_with_a_colon_is_a_candidate_with_its_short_code_block
     assert long_.text == "Read every channel of the meter like this:"
 
 
-def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it(own_assistant):
-    """ "This command empties the tank." says which command only through the sentence before it:
-    the two are one candidate. Not across a paragraph break, after a heading or a colon."""
+def _passages(name, text):
+    """``text`` as the one retrieved passage of a document called ``name``."""
     from citewise.index.store import ChunkRecord
     from citewise.rag.retrieve import Passage
 
+    stem = name.split(".")[0]
+    chunk = ChunkRecord("c0", name, f"h-{stem}", text, 0, len(text), 0, None, stem.title(), name)
+    return [Passage(chunk=chunk, score=1.0)]
+
+
+def _ranked(answerer, question, passages):
+    """The candidates of ``passages``, scored against ``question``, best first."""
+    return answerer.score(question, question, answerer.candidates(passages))
+
+
+def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it(own_assistant):
+    """ "This command empties the tank." says which command only through the sentence before it:
+    the two are one candidate. Not across a paragraph break, after a heading or a colon."""
     text = (
         "Greenhouse Pumps\n\n"
         "They are checked every spring by the caretaker.\n\n"
@@ -270,9 +282,9 @@ def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it(own_assistant
         "The caretaker keeps the following keys:\n\n"
         "These open the pump house and the shed."
     )
-    chunk = ChunkRecord("c0", "pumps.md", "h-pumps", text, 0, len(text), 0, None, "Pumps", "pumps.md")
+    passages = _passages("pumps.md", text)
     answerer = own_assistant.mode("extractive").answerer
-    quotes = [c.text for c in answerer.candidates([Passage(chunk=chunk, score=1.0)])]
+    quotes = [c.text for c in answerer.candidates(passages)]
     assert "To drain the cistern, open the lower valve by hand. This empties the tank in an hour." in quotes
     assert "The upper valve feeds the sprinklers. The blue lever does this." in quotes
     assert "To drain the cistern, open the lower valve by hand." in quotes  # still a candidate of its own
@@ -280,24 +292,21 @@ def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it(own_assistant
     assert "They are checked every spring by the caretaker." in quotes
     assert "It is locked over the winter months by the caretaker." in quotes
     assert "These open the pump house and the shed." in quotes
-    for c in answerer.candidates([Passage(chunk=chunk, score=1.0)]):
+    for c in answerer.candidates(passages):
         assert text[c.start : c.end] == c.text
 
 
 def test_a_quote_with_its_antecedent_is_found_by_the_question_it_answers(own_assistant):
     """The question names the command only through the sentence before; the answer holds both."""
-    from citewise.index.store import ChunkRecord
-    from citewise.rag.retrieve import Passage
-
     text = (
         "The harbour crane has three controls on its panel. To stop the crane at once, press the red "
         "button twice. This button cuts the power to the winch and the arm. The green lamp shows "
         "that the crane is ready."
     )
-    chunk = ChunkRecord("c0", "crane.md", "h-crane", text, 0, len(text), 0, None, "Crane", "crane.md")
+    passages = _passages("crane.md", text)
     answerer = own_assistant.mode("extractive").answerer
     question = "Which button cuts the power to the winch?"
-    ranked = answerer.score(question, question, answerer.candidates([Passage(chunk=chunk, score=1.0)]))
+    ranked = _ranked(answerer, question, passages)
     assert (
         ranked[0].text
         == "To stop the crane at once, press the red button twice. This button cuts the power to the winch and the arm."
@@ -308,9 +317,6 @@ def test_a_sentence_ending_with_a_colon_is_quoted_with_its_indented_example(own_
     """Plain-text manuals put the command after a colon on an indented line ("To see the mode, type
     this command:" + "    :set showmode"); Vim's help files mark it with " >". A long block is
     left out, and so is a line that is not indented."""
-    from citewise.index.store import ChunkRecord
-    from citewise.rag.retrieve import Passage
-
     long_block = "\n".join(f"\tkilnctl log --zone {n} --since yesterday" for n in range(30))
     text = (
         "The kiln controller keeps its own log on the card.\n\n"
@@ -322,9 +328,9 @@ def test_a_sentence_ending_with_a_colon_is_quoted_with_its_indented_example(own_
         "The controller answers each fault with an error code of its own:\n\n"
         "K17: door open during a firing.\n"
     )
-    chunk = ChunkRecord("c0", "kiln.txt", "h-kiln", text, 0, len(text), 0, None, "Kiln", "kiln.txt")
+    passages = _passages("kiln.txt", text)
     answerer = own_assistant.mode("extractive").answerer
-    candidates = {c.text.split(":")[0]: c for c in answerer.candidates([Passage(chunk=chunk, score=1.0)])}
+    candidates = {c.text.split(":")[0]: c for c in answerer.candidates(passages)}
     zones = candidates["To see the temperature of every zone, type this command"]
     assert zones.text.endswith("kilnctl zones --celsius") and text[zones.start : zones.end] == zones.text
     assert (
@@ -339,18 +345,15 @@ def test_a_sentence_ending_with_a_colon_is_quoted_with_its_indented_example(own_
 
 def test_a_why_question_quotes_the_reason_given_in_the_next_sentence(own_assistant):
     """The sentence naming the topic states no reason; the pair with its neighbour does."""
-    from citewise.index.store import ChunkRecord
-    from citewise.rag.retrieve import Passage
-
     text = (
         "The kiln has two doors and a chimney of brick. The potters always fire the kiln at night. "
         "The reason is that the town's electricity costs half as much after dark. The chimney was "
         "rebuilt in 1990."
     )
-    chunk = ChunkRecord("c0", "kiln.md", "h-kiln", text, 0, len(text), 0, None, "Kiln", "kiln.md")
+    passages = _passages("kiln.md", text)
     answerer = own_assistant.mode("extractive").answerer
     question = "Why do the potters fire the kiln at night?"
-    ranked = answerer.score(question, question, answerer.candidates([Passage(chunk=chunk, score=1.0)]))
+    ranked = _ranked(answerer, question, passages)
     assert ranked[0].text == (
         "The potters always fire the kiln at night. The reason is that the town's electricity costs half as much after dark."
     )
@@ -359,21 +362,18 @@ def test_a_why_question_quotes_the_reason_given_in_the_next_sentence(own_assista
 def test_a_question_the_text_asks_is_quoted_with_its_answer(own_assistant):
     """Essays and FAQs ask a question and answer it in the next sentence: the question states
     nothing, so it is quoted with its answer; a question followed by another is not extended."""
-    from citewise.index.store import ChunkRecord
-    from citewise.rag.retrieve import Passage
-
     text = (
         "Most potters learn to fire a kiln from an older potter. Why do so many first firings crack? "
         "Because beginners open the door before the kiln has cooled.\n\n"
         "How long should a kiln cool?\n\nA kiln should cool for at least a day before it is opened.\n\n"
         "Is the glaze safe? Is the clay local? Both questions come up at every market."
     )
-    chunk = ChunkRecord("c0", "kiln.md", "h-kiln", text, 0, len(text), 0, None, "Kiln", "kiln.md")
+    passages = _passages("kiln.md", text)
     answerer = own_assistant.mode("extractive").answerer
-    quotes = [c.text for c in answerer.candidates([Passage(chunk=chunk, score=1.0)])]
+    quotes = [c.text for c in answerer.candidates(passages)]
     assert "Why do so many first firings crack? Because beginners open the door before the kiln has cooled." in quotes
     assert "How long should a kiln cool?\n\nA kiln should cool for at least a day before it is opened." in quotes
     assert not any(q.startswith("Is the glaze safe? Is") for q in quotes)  # a question followed by a question
     question = "Why do first firings crack?"
-    ranked = answerer.score(question, question, answerer.candidates([Passage(chunk=chunk, score=1.0)]))
+    ranked = _ranked(answerer, question, passages)
     assert ranked[0].text.endswith("Because beginners open the door before the kiln has cooled.")

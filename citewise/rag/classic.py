@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from citewise.index.chunking import sentence_spans
 from citewise.index.embed import SentenceEmbedder
 from citewise.index.store import ChunkRecord
+from citewise.rag.cache import LRU, cached_vectors
 from citewise.rag.citations import Citation
 from citewise.rag.features import STOPWORDS, content_terms, stem  # the same words both scorers compare
 from citewise.rag.injection import is_instruction
@@ -143,8 +144,7 @@ class ClassicAnswerer:
         self.embedder = embedder
         self.config = config
         self.document_text = document_text
-        self._cache: OrderedDict[tuple[str, int, int], list[float]] = OrderedDict()
-        self._cache_size = cache_size
+        self._vectors = LRU(cache_size)
         self._documents: OrderedDict[tuple[str, str], tuple[str, list[tuple[int, int]]]] = OrderedDict()
 
     def _document(self, chunk: ChunkRecord) -> tuple[str, list[tuple[int, int]]] | None:
@@ -205,16 +205,7 @@ class ClassicAnswerer:
 
     def _embeddings(self, sentences: list[ScoredSentence]) -> list[list[float]]:
         keys = [(s.passage.chunk.doc_hash, s.start, s.end) for s in sentences]
-        missing = [i for i, k in enumerate(keys) if k not in self._cache]
-        if missing:
-            vectors = self.embedder.embed_each([sentences[i].text for i in missing])
-            for i, v in zip(missing, vectors, strict=True):
-                self._cache[keys[i]] = v
-        for k in keys:
-            self._cache.move_to_end(k)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return [self._cache[k] for k in keys]
+        return cached_vectors(self._vectors, self.embedder.embed_each, keys, [s.text for s in sentences])
 
     def score(self, question: str, query: str, sentences: list[ScoredSentence]) -> list[ScoredSentence]:
         """Score sentences against the question; ``query`` adds context for follow-ups.

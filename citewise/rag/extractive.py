@@ -13,8 +13,6 @@ from __future__ import annotations
 import bisect
 import math
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +20,7 @@ from citewise.index.chunking import sentence_spans
 from citewise.index.embed import SentenceEmbedder
 from citewise.index.store import ChunkRecord
 from citewise.rag.answerability import Answerability, packaged_model, with_rank
+from citewise.rag.cache import LRU, cached_vectors
 from citewise.rag.citations import Citation
 from citewise.rag.entities import Entity, QuestionInfo, analyse, entities_of
 from citewise.rag.features import (
@@ -109,29 +108,6 @@ def citation_for(
     )
 
 
-class _LRU:
-    """A small thread-safe LRU map."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._data: OrderedDict[object, object] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: object) -> object | None:
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-            return None
-
-    def put(self, key: object, value: object) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-
-
 class ExtractiveAnswerer:
     """Picks the sentences of the retrieved passages that best answer a question.
 
@@ -155,10 +131,10 @@ class ExtractiveAnswerer:
         # features no model of this answerer uses are skipped; scripts/fit_answerability.py
         # sets this to collect every feature it may try
         self.all_features = False
-        self._vectors = _LRU(cache_size)
-        self._entities = _LRU(cache_size)
-        self._questions = _LRU(256)
-        self._documents = _LRU(16)
+        self._vectors = LRU(cache_size)
+        self._entities = LRU(cache_size)
+        self._questions = LRU(256)
+        self._documents = LRU(16)
 
     def _computes(self, feature: str) -> bool:
         """Whether to compute an optional feature ('near', 'dense_part'): a model uses it, or all are asked for."""
@@ -288,13 +264,7 @@ class ExtractiveAnswerer:
 
     def _cached_vectors(self, keys: Sequence[tuple[object, ...]], texts: list[str]) -> list[list[float]]:
         """The vector of each text, from the cache by its key, embedding (each on its own) only those missing."""
-        found = [self._vectors.get(k) for k in keys]
-        missing = [i for i, v in enumerate(found) if v is None]
-        if missing:
-            for i, v in zip(missing, self.embedder.embed_each([texts[i] for i in missing]), strict=True):
-                self._vectors.put(keys[i], v)
-                found[i] = v
-        return found  # type: ignore[return-value]
+        return cached_vectors(self._vectors, self.embedder.embed_each, keys, texts)
 
     def entities(self, doc_hash: str, spans: list[tuple[int, int, str]]) -> list[tuple[Entity, ...]]:
         """Named entities of sentences of a document version, parsed once and cached."""
