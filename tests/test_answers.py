@@ -377,3 +377,20 @@ def test_a_question_the_text_asks_is_quoted_with_its_answer(own_assistant):
     question = "Why do first firings crack?"
     ranked = _ranked(answerer, question, passages)
     assert ranked[0].text.endswith("Because beginners open the door before the kiln has cooled.")
+
+
+def test_two_chunks_of_a_document_not_in_the_store_both_give_candidates(own_assistant):
+    """Without the document's text each chunk is read on its own, its sentences counted from its
+    start: candidates are told apart by their offsets in the document, not their place in a chunk."""
+    from citewise.index.store import ChunkRecord
+    from citewise.rag.retrieve import Passage
+
+    first = "The mill was built in 1802 by the river. It ground oats for the whole valley."
+    second = " The kiln was added in 1850 beside the mill. It fired bricks for the new school."
+    end = len(first) + len(second)
+    a = ChunkRecord("c0", "mill.md", "h-mill", first, 0, len(first), 0, None, "Mill", "mill.md")
+    b = ChunkRecord("c1", "mill.md", "h-mill", second, len(first), end, 1, None, "Mill", "mill.md")
+    answerer = own_assistant.mode("extractive").answerer
+    quotes = [c.text for c in answerer.candidates([Passage(chunk=a, score=1.0), Passage(chunk=b, score=0.9)])]
+    assert any(q.startswith("The mill was built") for q in quotes)
+    assert any(q.startswith("The kiln was added") for q in quotes)

@@ -69,6 +69,7 @@ class ScoredSentence:
     neighbours: list[tuple[int, int, str]] = field(default_factory=list)
     features: dict[str, float] = field(default_factory=dict)
     # the sentence itself, when it is quoted with the one before it (`ExtractiveAnswerer._leans_on_previous`)
+    # or, being a question, with the one answering it (`ExtractiveAnswerer._answered_next`)
     own: tuple[int, int] | None = None
 
 
@@ -227,9 +228,12 @@ class ExtractiveAnswerer:
             for i in range(first, len(doc.spans)):
                 if doc.spans[i][0] >= chunk.end:
                     break
-                if (chunk.doc_id, i) in seen:
+                # a sentence is known by where it starts in the document (a chunk read without its
+                # document counts its sentences from its own start)
+                key = (chunk.doc_id, doc.spans[i][0])
+                if key in seen:
                     continue
-                seen.add((chunk.doc_id, i))
+                seen.add(key)
                 start, end = self._with_list(doc, i)
                 # a sentence addressing the assistant is a prompt injection: never quoted as an answer.
                 # Whether it is a statement is judged on the sentence itself: the bullets of the list
