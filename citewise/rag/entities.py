@@ -243,14 +243,18 @@ _WHY = re.compile(
     r"what (?:is|was|are|were) the (?:reasons?|purpose) (?:for|of|why|that|behind)\b)",
     re.I,
 )
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+# month names and their abbreviations, lower case (`features` meets dates with them too)
+MONTH_WORDS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
 # words that give a reason or a purpose; "since" only as a cause ("since 2002", "ever since", "since
 # then" tell a time)
 _REASON = re.compile(
     r"\b(?:because|due to|owing to|thanks to|so that|in order to|so as to|the reasons? (?:is|are|was|were|for|why)|"
     r"as a result|therefore|hence|otherwise|to (?:avoid|prevent|ensure|make sure|allow|keep|protect|stop)\b|"
     r"^\W*(?:this|that) way\b|"
-    r"(?<!ever )since (?!then\b|the (?:start|beginning|end)\b|(?:" + _MONTHS + r"|[0-9])))",
+    r"(?<!ever )since (?!then\b|the (?:start|beginning|end)\b|(?:" + MONTH_WORDS + r")\b|[0-9]))",
     re.I,
 )
 

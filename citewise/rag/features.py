@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from citewise.rag.entities import (
+    MONTH_WORDS,
     Entity,
     QuestionInfo,
     contradicts,
@@ -139,8 +140,8 @@ _RULE = re.compile(r"([=\-~<>_*#+|])\1{2,}")
 
 def looks_like_code(text: str) -> bool:
     """A line of source code or a shell command, not a sentence: it opens or closes a block ("do {",
-    "} while (n);"), starts with a prompt ("$ ", ">>> "), or more than one character in 20 is a code symbol ("ret = f(&s, x); /* ok */").
-    A comment alone ("/* zpipe.c: ... provided to the public domain */") is prose, and so is a
+    "} while (n);"), starts with a prompt ("$ ", ">>> "), or more than one character in 20 is a
+    code symbol ("ret = f(&s, x); /* ok */"). A comment alone ("/* zpipe.c: ... provided to the public domain */") is prose, and so is a
     clause of legal text ending with a semicolon."""
     stripped = re.sub(r":\s*>$", ":", text.strip())  # Vim help's mark for the example after a colon
     # a rule of one character ("=====", "<----->") draws a table or a picture: it is no code
@@ -200,10 +201,7 @@ def _met(word: str, have: set[str]) -> bool:
 
 
 # a date is written many ways ("March 2020", "March 3, 2020"): its words need not stand in a row
-_MONTH = re.compile(
-    r"\b(january|february|march|april|may|june|july|august|september|october|november|december|"
-    r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b"
-)
+_MONTH = re.compile(rf"\b({MONTH_WORDS})\b")
 
 
 def name_coverage(names: Sequence[str], context: str) -> tuple[float, int]:
