@@ -265,6 +265,11 @@ def _passages(name, text):
     return [Passage(chunk=chunk, score=1.0)]
 
 
+def _quotes(answerer, passages):
+    """The text of every candidate of ``passages``."""
+    return [c.text for c in answerer.candidates(passages)]
+
+
 def _ranked(answerer, question, passages):
     """The candidates of ``passages``, scored against ``question``, best first."""
     return answerer.score(question, question, answerer.candidates(passages))
@@ -284,7 +289,7 @@ def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it(own_assistant
     )
     passages = _passages("pumps.md", text)
     answerer = own_assistant.mode("extractive").answerer
-    quotes = [c.text for c in answerer.candidates(passages)]
+    quotes = _quotes(answerer, passages)
     assert "To drain the cistern, open the lower valve by hand. This empties the tank in an hour." in quotes
     assert "The upper valve feeds the sprinklers. The blue lever does this." in quotes
     assert "To drain the cistern, open the lower valve by hand." in quotes  # still a candidate of its own
@@ -370,7 +375,7 @@ def test_a_question_the_text_asks_is_quoted_with_its_answer(own_assistant):
     )
     passages = _passages("kiln.md", text)
     answerer = own_assistant.mode("extractive").answerer
-    quotes = [c.text for c in answerer.candidates(passages)]
+    quotes = _quotes(answerer, passages)
     assert "Why do so many first firings crack? Because beginners open the door before the kiln has cooled." in quotes
     assert "How long should a kiln cool?\n\nA kiln should cool for at least a day before it is opened." in quotes
     assert not any(q.startswith("Is the glaze safe? Is") for q in quotes)  # a question followed by a question

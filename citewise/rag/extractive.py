@@ -234,17 +234,18 @@ class ExtractiveAnswerer:
                 if key in seen:
                     continue
                 seen.add(key)
-                start, end = self._with_list(doc, i)
-                # a sentence addressing the assistant is a prompt injection: never quoted as an answer.
-                # Whether it is a statement is judged on the sentence itself: the bullets of the list
-                # items quoted after its colon ("• ... • ...") are no navigation separators.
-                lead = doc.slice(*doc.spans[i])
+                end = self._with_list(doc, i)[1]
                 begin = i - 1 if self._leans_on_previous(doc, i) else i
                 last = i + 1 if end == doc.spans[i][1] and self._answered_next(doc, i) else i
-                start, end = doc.spans[begin][0], max(end, self._with_list(doc, last)[1])
+                if last != i:
+                    end = self._with_list(doc, last)[1]
+                start = doc.spans[begin][0]
                 text = doc.slice(start, end)
-                # a question in the text is judged by the sentence answering it ("Why not? Well, ...")
-                judged = lead if last == i else doc.slice(*doc.spans[last])
+                # a sentence addressing the assistant is a prompt injection: never quoted as an answer.
+                # Whether it is a statement is judged on the sentence itself (the bullets of the list
+                # items quoted after its colon, "• ... • ...", are no navigation separators), and a
+                # question in the text by the sentence answering it ("Why not? Well, ...").
+                judged = doc.slice(*doc.spans[last])
                 if len(content_terms(text)) < 2 or is_instruction(text) or not is_statement(judged):
                     continue
                 near = [doc.spans[j] for j in (begin - 1, last + 1) if 0 <= j < len(doc.spans)]
