@@ -30,7 +30,9 @@ ZIP_MAX_XML_PART = 48 * 2**20  # one XML part (document.xml of ~5 million charac
 # A name (or path) longer than this is shortened in the middle in messages, to keep them one line.
 _SHOW_CHARS = 120
 # A line that names an author or a date is never a title ("Written by Paul Graham", "By Jane Doe").
-_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# a month is written from its first three letters on ("Sep", "Sept.", "September"); `conflicts` reads dates with them
+MONTH_PREFIXES = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+_MONTH = rf"(?:{MONTH_PREFIXES})[a-z]*\.?"
 _BYLINE = re.compile(
     r"^(?:(?:written|posted|published|reported|edited|story|text|words|photos?|compiled)\s+)?by\s+\S"
     r"|^(?:author|authors|byline|posted|published|updated|date)\s*:"

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from citewise.index.loaders import MONTH_PREFIXES
 from citewise.rag.citations import Answer, Citation, ClaimedValue, Disagreement, SentenceCheck
 from citewise.rag.entities import Entity, QuestionInfo
 from citewise.rag.extractive import ExtractiveAnswerer, ScoredSentence
@@ -42,9 +43,8 @@ _KINDS = {"DATE": "date", "TIME": "date"}
 _KINDS |= dict.fromkeys(("CARDINAL", "MONEY", "QUANTITY", "PERCENT"), "number")
 _KINDS |= dict.fromkeys(("PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "PRODUCT", "WORK_OF_ART", "EVENT"), "name")
 
-_MONTH_NAMES = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
-_MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES.split("|"), start=1)}
-_MONTH = rf"({_MONTH_NAMES})[a-z]*\.?"
+_MONTHS = {m: i for i, m in enumerate(MONTH_PREFIXES.split("|"), start=1)}
+_MONTH = rf"({MONTH_PREFIXES})[a-z]*\.?"
 _DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}")
 _MONTH_DAY = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?!\d)")
 _MONTH_ONLY = re.compile(rf"\b{_MONTH}(?![a-z])")

@@ -74,7 +74,9 @@ _WANTS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
         (rf"^(what|which) ([\w'-]+ ){{0,2}}({_MONEY_NOUNS})s?\b", "MONEY"),
     )
 )
-_WH = re.compile(r"\b(what|which|who|whom|whose|when|where|how|why)\b")
+# the words that ask for something to fill in; "why" asks for a reason, not a slot
+_SLOT_WORDS = "what|which|who|whom|whose|when|where|how"
+_WH = re.compile(rf"\b({_SLOT_WORDS}|why)\b")
 _YEAR = re.compile(r"\b(1[0-9]\d\d|20\d\d)s?\b")
 _QUARTER = re.compile(r"\bQ[1-4]\b")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
@@ -182,7 +184,7 @@ class QuestionInfo:
         return bool(norm) and norm not in _norm(self.text)
 
 
-_SLOT = re.compile(r"\b(what|which|who|whom|whose|when|where|how)\b", re.I)
+_SLOT = re.compile(rf"\b({_SLOT_WORDS})\b", re.I)
 _LOWER = re.compile(r"\b[a-z][a-z'’-]*\b")
 
 

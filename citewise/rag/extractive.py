@@ -202,9 +202,7 @@ class ExtractiveAnswerer:
             return False
         a, b = doc.spans[i - 1]
         before = doc.slice(a, b)
-        return (
-            "\n\n" not in doc.slice(b, doc.spans[i][0]) and not before.rstrip().endswith(":") and is_statement(before)
-        )
+        return "\n\n" not in doc.slice(b, doc.spans[i][0]) and not _LEADS_IN.search(before) and is_statement(before)
 
     def _answered_next(self, doc: _Doc, i: int) -> bool:
         """Sentence ``i`` is a question the text itself asks and answers next ("Why do founders
@@ -262,7 +260,8 @@ class ExtractiveAnswerer:
         return self._cached_vectors(keys, [s.text for s in sentences])
 
     def _own_embeddings(self, sentences: list[ScoredSentence]) -> list[list[float]]:
-        spans = [s.own or (s.start, s.end) for s in sentences]
+        """The vectors of the sentences' own spans (each of ``sentences`` is quoted with a neighbour)."""
+        spans = [s.own for s in sentences if s.own]
         keys = [("v", s.passage.chunk.doc_hash, a, b) for s, (a, b) in zip(sentences, spans, strict=True)]
         texts = [self.document(s.passage.chunk).slice(a, b) for s, (a, b) in zip(sentences, spans, strict=True)]
         return self._cached_vectors(keys, texts)
