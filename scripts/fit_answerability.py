@@ -20,6 +20,10 @@ Splits (fixed, never mixed):
   rest of the article is near-topic text that does not hold the answer; all to be refused.
   ``report`` gives the shipped model's share refused (decided on the collected candidates);
   ``fit --with-removed`` adds the tune one to the tune split (measured, not shipped: docs/answers.md).
+* "probe" sets, one per probe of scripts/probe.py (questions we wrote on files installed packages
+  carry, a third of them near-topic): the four written first tune, the three written last test.
+  ``fit --with-probes`` adds the tune four to the tune split, weighing as one set (measured, not
+  shipped: docs/answers.md).
 * the seed suite over corpus/ is a regression gate (``report`` runs it), never fitting data.
 
 A candidate is labelled right when it holds one of the question's SQuAD answers, or (blockchain)
@@ -75,7 +79,16 @@ SETS = {
     "squad-Computational_complexity_theory": "test",
     "blockchain-test": "test",
     "removed-complexity": "test",
+    # our probes (scripts/probe.py): the four written first tune, the three written last test
+    "probe-readmes": "tune",
+    "probe-licences": "tune",
+    "probe-python-history": "tune",
+    "probe-sklearn-datasets": "tune",
+    "probe-vim-manual": "test",
+    "probe-zlib-howto": "test",
+    "probe-coding-style": "test",
 }
+PROBE_TUNE = {n for n, split in SETS.items() if n.startswith("probe-") and split == "tune"}
 
 
 @dataclass
@@ -196,8 +209,33 @@ def removed(article: str, folder: Path, cases: list[Case]) -> list[Case]:
     return out
 
 
+PROBES = ROOT / "scripts" / "probes"
+
+
+def probe_cases(probe: str) -> tuple[Path, list[Case]]:
+    """A probe of scripts/probe.py (questions we wrote on files installed packages carry): its
+    documents written out, its questions as cases (A: the answer must hold the probe's text; R: refuse)."""
+    import csv
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from probe import SOURCES
+
+    folder = WORK / "docs" / f"probe-{probe}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for filename, read in SOURCES[probe].items():
+        (folder / filename).write_text(read(), encoding="utf-8")
+    cases = []
+    with (PROBES / f"{probe}.tsv").open(encoding="utf-8") as f:
+        for n, (kind, question, needle) in enumerate(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)):
+            answers = [needle] if kind == "A" else []
+            cases.append(Case(f"{probe}-{n:02d}", question, answers=answers, refuse=kind == "R"))
+    return folder, cases
+
+
 def load_set(name: str) -> tuple[Path, list[Case], str]:
     """The documents, the cases and the index name of a set."""
+    if name.startswith("probe-"):
+        return (*probe_cases(name.removeprefix("probe-")), name)
     if name.startswith("removed-"):  # answerable questions asked without their paragraph: all to refuse
         base = {"removed-normans": "squad-Normans", "removed-complexity": "squad-Computational_complexity_theory"}[name]
         folder, cases, index = load_set(base)
@@ -397,7 +435,12 @@ RANK_SETS = {
     "core+idf": CORE_RANK + IDF,
     "prior+idf": PRIOR_RANK + IDF,
 }
-ANSWER_SETS = {"answer": ANSWER_FEATURES, "answer+idf": ANSWER_FEATURES + ("idf_context",)}
+ANSWER_SETS = {
+    "answer": ANSWER_FEATURES,
+    "answer+idf": ANSWER_FEATURES + ("idf_context",),
+    # the share of the question's words that no retrieved passage holds
+    "answer+unseen": ANSWER_FEATURES + ("unseen",),
+}
 # with `fit --with-relative`: similarity and word share standardised over each question's
 # candidates (features.relative), computed here from the collected rows (tried, not shipped)
 RELATIVE = ("dense", "own")
@@ -476,6 +519,7 @@ def fit(
     with_relative: bool = False,
     with_near: bool = False,
     with_part: bool = False,
+    with_probes: bool = False,
 ) -> None:
     """Fit on the tune split: first the ranker (by how often its best candidate is right), then the answerability model."""
     import sklearn
@@ -485,6 +529,9 @@ def fit(
     if with_removed:
         names = names | REMOVED
         group.update(dict.fromkeys(REMOVED, 1.0))
+    if with_probes:  # the tune probes weigh as one set together
+        names = names | PROBE_TUNE
+        group.update(dict.fromkeys(PROBE_TUNE, 1.0 / len(PROBE_TUNE)))
     load_rows = _add_relative if with_relative else (lambda rows: rows)
     answer_sets = {**ANSWER_SETS, **RELATIVE_SET} if with_relative else dict(ANSWER_SETS)
     rank_sets = {**RANK_SETS, **NEAR_RANK_SETS} if with_near else RANK_SETS
@@ -572,7 +619,7 @@ def _count(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
 # ---- report ----------------------------------------------------------------------------
 def report(names: list[str], seed: bool) -> None:
     """Answer every question with the shipped model through the product's extractive mode."""
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, Any]] = {}
     for name in names:
         if name.startswith("removed-"):  # `ask` cannot leave a paragraph out: decided on the collected candidates
             from citewise.rag.answerability import packaged_model
@@ -644,6 +691,9 @@ def main() -> None:
         action="store_true",
         help="fit: also try the models with 'dense_part' (similarity to the sentence or a run of its words)",
     )
+    parser.add_argument(
+        "--with-probes", action="store_true", help="fit: add the tune probes (scripts/probe.py) to the tune split"
+    )
     parser.add_argument("--answer-model", choices=["fitted", "classic"], default="fitted", help="report: which scorer")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -655,7 +705,7 @@ def main() -> None:
     if args.step == "collect":
         collect(args.sets)
     elif args.step == "fit":
-        fit(args.with_swapped, args.with_removed, args.with_relative, args.with_near, args.with_part)
+        fit(args.with_swapped, args.with_removed, args.with_relative, args.with_near, args.with_part, args.with_probes)
     else:
         report(args.sets, not args.no_seed)
 

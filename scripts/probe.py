@@ -17,10 +17,12 @@ after it is run, so once read it is no longer unseen data (docs/evaluation.md).
 from __future__ import annotations
 
 import csv
+import functools
 import importlib.metadata
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent / "probes"
@@ -54,18 +56,22 @@ def _python_licence() -> str:
     raise SystemExit("probe.py: no LICENSE.txt in the Python installation")
 
 
-SOURCES = {
+def _file(path: str | Path) -> Callable[[], str]:
+    return lambda: Path(path).read_text()
+
+
+_VIM = Path("/usr/share/vim/vim90/doc")
+SOURCES: dict[str, dict[str, Callable[[], str]]] = {
     "readmes": {"httpx.md": lambda: _metadata_body("httpx"), "rich.md": lambda: _metadata_body("rich")},
     "licences": {
-        f"{n}.txt": (lambda n=n: (Path("/usr/share/common-licenses") / n).read_text())
-        for n in ("Apache-2.0", "GPL-3", "MPL-2.0", "LGPL-3")
+        f"{n}.txt": _file(Path("/usr/share/common-licenses") / n) for n in ("Apache-2.0", "GPL-3", "MPL-2.0", "LGPL-3")
     },
-    "python-history": {"python-license.txt": lambda: _python_licence()},
+    "python-history": {"python-license.txt": _python_licence},
     "coding-style": {"CODING_STYLE.md": lambda: _gunzip("/usr/share/doc/systemd/CODING_STYLE.md.gz")},
-    "zlib-howto": {"zlib_how.html": lambda: Path("/usr/share/doc/zlib1g-dev/examples/zlib_how.html").read_text()},
-    "vim-manual": {n: (lambda n=n: (Path("/usr/share/vim/vim90/doc") / n).read_text()) for n in ("usr_01.txt", "usr_02.txt", "usr_03.txt")},
+    "zlib-howto": {"zlib_how.html": _file("/usr/share/doc/zlib1g-dev/examples/zlib_how.html")},
+    "vim-manual": {n: _file(_VIM / n) for n in ("usr_01.txt", "usr_02.txt", "usr_03.txt")},
     "sklearn-datasets": {
-        f"{n}.txt": (lambda n=n: _sklearn_descr(n))
+        f"{n}.txt": functools.partial(_sklearn_descr, n)
         for n in ("iris", "wine_data", "breast_cancer", "california_housing", "covtype", "lfw")
     },
 }
@@ -73,6 +79,8 @@ SOURCES = {
 
 def main() -> int:
     name = sys.argv[1] if len(sys.argv) > 1 else "readmes"
+    if name not in SOURCES:
+        sys.exit(f"probe.py: no probe {name!r}; the probes are {', '.join(SOURCES)}")
     from citewise.assistant import Assistant
 
     with tempfile.TemporaryDirectory() as tmp:

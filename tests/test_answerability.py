@@ -118,3 +118,28 @@ def test_dense_part_is_computed_only_when_asked(corpus_assistant):
     assert all(s.features["dense_part"] >= s.features["dense"] for s in ranked)
     rivkin = next(s for s in ranked if "said MPA Chairman and CEO Charles Rivkin" in s.text and not s.features["pair"])
     assert rivkin.features["dense_part"] > rivkin.features["dense"] + 0.05  # the run of words naming him
+
+
+def test_the_fit_script_reads_each_probe_as_a_set_and_keeps_its_test_probes_out_of_tune(tmp_path, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    scripts = Path(__file__).resolve().parents[1] / "scripts"
+    monkeypatch.syspath_prepend(str(scripts))
+    monkeypatch.setenv("CITEWISE_FIT_DIR", str(tmp_path))
+    sys.modules.pop("fit_answerability", None)
+    import fit_answerability as fit
+
+    assert tmp_path == fit.WORK
+    probes = {n for n in fit.SETS if n.startswith("probe-")}
+    assert probes == {f"probe-{p.stem}" for p in (scripts / "probes").glob("*.tsv")}  # every probe file is a set
+    assert fit.PROBE_TUNE and not fit.PROBE_TUNE & {n for n in probes if fit.SETS[n] == "test"}
+    folder, cases, index = fit.load_set("probe-python-history")
+    assert index == "probe-python-history" and [p.name for p in folder.iterdir()] == ["python-license.txt"]
+    answerable = [c for c in cases if not c.refuse]
+    assert answerable and len(answerable) < len(cases)  # both kinds
+    assert all(len(c.answers) == 1 and c.answers[0] for c in answerable)
+    assert all(not c.answers for c in cases if c.refuse)
+    # a quote is right when it holds the probe's text, as probe.py judges an answer
+    first = answerable[0]
+    assert fit.is_right(first, f"... {first.answers[0].upper()} ...") and not fit.is_right(first, "nothing here")
