@@ -399,3 +399,18 @@ def test_two_chunks_of_a_document_not_in_the_store_both_give_candidates(own_assi
     quotes = [c.text for c in answerer.candidates([Passage(chunk=a, score=1.0), Passage(chunk=b, score=0.9)])]
     assert any(q.startswith("The mill was built") for q in quotes)
     assert any(q.startswith("The kiln was added") for q in quotes)
+
+
+def test_another_year_is_excused_only_by_the_candidates_own_frame(own_assistant):
+    """A sentence naming 2019 does not answer "... in 2020?" because a sentence of the next
+    paragraph names 2020; the sentence before it in its own paragraph may set the year."""
+    text = (
+        "Rowing Notes\n\n"
+        "Ilse Varga won the 2019 lake regatta in record time.\n\n"
+        "The 2020 regatta was moved to the river. Tomas Reid won the race there, beating his 2018 time."
+    )
+    answerer = own_assistant.mode("extractive").answerer
+    ranked = _ranked(answerer, "Who won the 2020 regatta?", _passages("rowing.md", text))
+    by_text = {s.text: s.features["contradiction"] for s in ranked}
+    assert by_text["Ilse Varga won the 2019 lake regatta in record time."] == 1.0  # 2020 is only in a neighbour
+    assert by_text["Tomas Reid won the race there, beating his 2018 time."] == 0.0  # 2020 is set just before

@@ -71,6 +71,10 @@ class ScoredSentence:
     # the sentence itself, when it is quoted with the one before it (`ExtractiveAnswerer._leans_on_previous`)
     # or, being a question, with the one answering it (`ExtractiveAnswerer._answered_next`)
     own: tuple[int, int] | None = None
+    # what sets the candidate's scene: its document's title and the sentence before it in its
+    # paragraph. A year the question asks excuses another year in the candidate only here ("The
+    # 2021 season began in April. Pogacar won it again, after his 2020 win."), not in any neighbour
+    frame: str = ""
 
 
 # document_text(doc_id) -> the full text citation offsets point into (None if unknown)
@@ -204,6 +208,14 @@ class ExtractiveAnswerer:
         before = doc.slice(a, b)
         return "\n\n" not in doc.slice(b, doc.spans[i][0]) and not _LEADS_IN.search(before) and is_statement(before)
 
+    def _frame(self, doc: _Doc, title: str, start: int) -> str:
+        """A candidate's frame (`ScoredSentence.frame`): the title, and the sentence before the one
+        starting at ``start`` if it is in the same paragraph."""
+        i = bisect.bisect_left(doc.spans, (start, start))
+        if 0 < i < len(doc.spans) and "\n\n" not in doc.slice(doc.spans[i - 1][1], start):
+            return f"{title} {doc.slice(*doc.spans[i - 1])}"
+        return title
+
     def _answered_next(self, doc: _Doc, i: int) -> bool:
         """Sentence ``i`` is a question the text itself asks and answers next ("Why do founders
         build what no one wants? Because they start from ideas, not problems."), as essays and
@@ -251,7 +263,10 @@ class ExtractiveAnswerer:
                 neighbours = [n for n in neighbours if not is_instruction(n[2])]  # never quoted beside an answer
                 context = " ".join([chunk.title] + [t for _, _, t in neighbours] + [text])
                 own = doc.spans[i] if (begin, last) != (i, i) else None
-                out.append(ScoredSentence(p, start, end, text, context=context, neighbours=neighbours, own=own))
+                frame = self._frame(doc, chunk.title, start)
+                out.append(
+                    ScoredSentence(p, start, end, text, context=context, neighbours=neighbours, own=own, frame=frame)
+                )
         return out
 
     # ---- caches ---------------------------------------------------------------------
@@ -330,7 +345,7 @@ class ExtractiveAnswerer:
                 "unseen": unseen,
                 "pair": 0.0,
             }
-            s.features.update(candidate_features(info, own_terms, s.text, s.context, e, weights, near))
+            s.features.update(candidate_features(info, own_terms, s.text, s.context, e, weights, near, s.frame))
         if self._computes("dense_part"):
             self._dense_parts(sentences, qvec, own_vec)
         _margins(sentences)
@@ -405,11 +420,12 @@ class ExtractiveAnswerer:
                 quote = doc.slice(start, end)
                 if len(quote) != end - start:
                     continue
-                pair = ScoredSentence(s.passage, start, end, quote, context=s.context, neighbours=[])
+                frame = s.frame if start == s.start else self._frame(doc, s.passage.chunk.title, start)
+                pair = ScoredSentence(s.passage, start, end, quote, context=s.context, neighbours=[], frame=frame)
                 pair.features = dict(s.features)
                 pair.features.update(
                     candidate_features(
-                        info, own_terms, quote, s.context + " " + text, e + ne, weights, self._computes("near")
+                        info, own_terms, quote, s.context + " " + text, e + ne, weights, self._computes("near"), frame
                     )
                 )
                 pair.features["pair"] = 1.0

@@ -336,6 +336,7 @@ def candidate_features(
     entities: Iterable[Entity],
     weights: dict[str, float] | None = None,
     near: bool = True,
+    frame: str | None = None,
 ) -> dict[str, float]:
     """The features of one candidate that depend on the question's analysis (types, names, years).
 
@@ -343,6 +344,8 @@ def candidate_features(
     ``entities`` the candidate's own named entities; ``weights`` the question's words
     weighted by `term_weights()` (uniform when not given). ``near=False`` leaves out
     `near_cover()` (a quarter of this function's time), for a model that does not use it.
+    ``frame`` is where a year the question asks may stand when the candidate names another (its
+    title and the sentence before it in its paragraph; ``context`` when not given).
     """
     s_terms = content_terms(text)
     weights = weights if weights is not None else dict.fromkeys(own_terms, 1.0)
@@ -358,7 +361,7 @@ def candidate_features(
         "type_no": 1.0 if typed is False else 0.0,
         "name_cover": cover,
         "names_missing": float(min(3, missing)),
-        "contradiction": 1.0 if contradicts(info, text, context) else 0.0,
+        "contradiction": 1.0 if contradicts(info, text, context if frame is None else frame) else 0.0,
         "missing": float(min(4, len(own_terms - context_terms))),
         "negation": 1.0 if negated else 0.0,
         "idf_own": weighted_cover(weights, s_terms),
