@@ -414,3 +414,21 @@ def test_another_year_is_excused_only_by_the_candidates_own_frame(own_assistant)
     by_text = {s.text: s.features["contradiction"] for s in ranked}
     assert by_text["Ilse Varga won the 2019 lake regatta in record time."] == 1.0  # 2020 is only in a neighbour
     assert by_text["Tomas Reid won the race there, beating his 2018 time."] == 0.0  # 2020 is set just before
+
+
+def test_each_side_of_a_comparison_scores_the_candidates_as_read(own_assistant):
+    """compare() scores copies of the candidates for each side; a copy keeps what reading the
+    document found: the sentence a pronoun leans on (``own``) and the candidate's frame."""
+    from citewise.rag.summary import compare
+
+    text = (
+        "Pond Keeping\n\n"
+        "Carp need a pond of at least two metres. They grow slowly in cold water.\n\n"
+        "Goldfish need far less room than carp."
+    )
+    answerer = own_assistant.mode("extractive").answerer
+    passages = _passages("pond.md", text)
+    read = {s.text: (s.own, s.frame) for s in answerer.candidates(passages)}
+    chosen = compare(answerer, ("carp", "goldfish"), passages)
+    assert chosen and all(read[s.text] == (s.own, s.frame) for s in chosen)
+    assert all(s.frame for s in chosen)  # the title at least

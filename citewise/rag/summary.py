@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from citewise.rag.extractive import ExtractiveAnswerer, ScoredSentence
 from citewise.rag.features import content_terms, is_statement
@@ -124,10 +124,7 @@ def compare(answerer: ExtractiveAnswerer, sides: tuple[str, ...], passages: list
         ranked = answerer.score(
             side,
             side,
-            [
-                ScoredSentence(s.passage, s.start, s.end, s.text, context=s.context, neighbours=s.neighbours)
-                for s in candidates
-            ],
+            [replace(s, features={}) for s in candidates],  # each side scores its own copies
         )
         terms = content_terms(side)
         for s in ranked:
