@@ -336,7 +336,16 @@ def _ranked(model: Any, cands: list[dict[str, Any]]) -> list[dict[str, Any]]:
     kept = [c for c in cands if c["features"]]
     spans = [tuple(c["span"]) for c in kept] if all("span" in c for c in kept) else None
     with_rank([c["features"] for c in kept], model, spans)
-    return sorted(kept, key=lambda c: c["features"]["rank_p"], reverse=True)
+    # equal ranks are ordered as ExtractiveAnswerer.score orders them
+    return sorted(
+        kept,
+        key=lambda c: (
+            c["features"]["rank_p"],
+            c["features"].get("beside", 0.0),
+            model.answer.probability(c["features"]),
+        ),
+        reverse=True,
+    )
 
 
 def simulate(model: Any, rows: list[dict[str, Any]], threshold: float, window: float) -> float:

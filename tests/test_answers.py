@@ -432,3 +432,30 @@ def test_each_side_of_a_comparison_scores_the_candidates_as_read(own_assistant):
     chosen = compare(answerer, ("carp", "goldfish"), passages)
     assert chosen and all(read[s.text] == (s.own, s.frame) for s in chosen)
     assert all(s.frame for s in chosen)  # the title at least
+
+
+def test_a_sentence_paired_with_either_neighbour_leads_with_the_neighbour_answering_beside_the_question(
+    own_assistant,
+):
+    """ "Who chairs the Ferry Board?": the sentence naming the board lacks a person, and both of
+    its neighbours hold one. The two pairs rank alike (the ranker reads the sentence); the one
+    whose person stands beside the question's words ("said Jonas Elm, its chair") leads, not
+    the one naming a painter, although the answer model rates that one a little higher."""
+    text = (
+        "Ferry Notes\n\n"
+        "In a survey of ferry users, the painter Mira Holm drew the harbour for the posters. "
+        "Last month, the Ferry Board responded to the survey by promising more night crossings. "
+        '"Night crossings will start in May and will cost the same as day crossings," said Jonas Elm, its chair.'
+    )
+    answerer = own_assistant.mode("extractive").answerer
+    ranked = _ranked(answerer, "Who chairs the Ferry Board?", _passages("ferry.md", text))
+    pairs = [s for s in ranked if s.features["pair"]]
+    assert len(pairs) == 2 and pairs[0].rank == pairs[1].rank  # the same sentence, paired either way
+    assert "Jonas Elm" in ranked[0].text and "Mira Holm" not in ranked[0].text
+
+
+def test_the_chairman_of_the_mpa_is_named(corpus_assistant):
+    """The issue's example: the sentence naming the MPA is quoted with the next one, which names its
+    chairman, not with the one before it (which names Iron Man)."""
+    answer = corpus_assistant.ask("Who is the chairman of the Motion Picture Association?")
+    assert not answer.refused and "Charles Rivkin" in answer.text and "Iron Man" not in answer.text

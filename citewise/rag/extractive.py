@@ -30,6 +30,7 @@ from citewise.rag.features import (
     content_terms,
     is_heading,
     is_statement,
+    near_cover,
     refers_back,
     stem,
     term_weights,
@@ -357,7 +358,10 @@ class ExtractiveAnswerer:
         for s in everyone:
             s.rank = s.features["rank_p"]
             s.score = self.model.answer.probability(s.features)
-        return sorted(everyone, key=lambda s: s.rank, reverse=True)
+        # equal ranks (a sentence paired with either neighbour) go to the pair whose neighbour holds
+        # the answer beside the question's words ("said MPA Chairman and CEO Charles Rivkin", not
+        # "Marvel characters like Iron Man"), then to the more answerable
+        return sorted(everyone, key=lambda s: (s.rank, s.features.get("beside", 0.0), s.score), reverse=True)
 
     def _dense_parts(self, sentences: list[ScoredSentence], qvec: list[float], own_vec: list[float]) -> None:
         """'dense_part': the best similarity of the question to the sentence or to a run of its words
@@ -429,6 +433,9 @@ class ExtractiveAnswerer:
                     )
                 )
                 pair.features["pair"] = 1.0
+                # how closely the neighbour's answer stands beside the question's words: the ranker
+                # reads the sentence, so the two pairs of one sentence rank alike; this orders them
+                pair.features["beside"] = near_cover(info, weights, text, ne, window=3)
                 out.append(pair)
         return out
 
