@@ -16,6 +16,7 @@ from citewise.rag.entities import (
     expected_labels,
     has_answer_type,
     holds_reason,
+    names_asked_time,
     plausible,
 )
 from citewise.rag.features import (
@@ -108,6 +109,16 @@ def test_another_year_contradicts_the_question():
     # the year in the neighbouring sentence settles it
     assert not contradicts(info, "It was won by Marta Lindqvist in 2015 and 2017.", "")
     assert not contradicts(analyse("Who won the village chess open?"), sentence, sentence)
+
+
+def test_a_text_names_the_asked_time_when_it_names_one_of_its_years_and_quarters():
+    both = analyse("What were the bakery's sales in Q3 2021?")
+    assert names_asked_time(both, "In the third quarter of 2021 (Q3), sales rose by 4%.")
+    assert not names_asked_time(both, "In Q3 2020, sales rose by 4%.")  # the quarter, not the year
+    assert not names_asked_time(both, "The bakery opened in 1921 and sells bread.")
+    assert names_asked_time(analyse("Who won the 2017 village chess open?"), "Lindqvist won in 2015 and 2017.")
+    assert not names_asked_time(analyse("Who won the 2017 open?"), "The 20170 entries were counted.")
+    assert names_asked_time(analyse("Who won the village chess open?"), "No years here.")  # none asked
 
 
 def test_another_quarter_contradicts_the_question():

@@ -459,3 +459,22 @@ def test_the_chairman_of_the_mpa_is_named(corpus_assistant):
     chairman, not with the one before it (which names Iron Man)."""
     answer = corpus_assistant.ask("Who is the chairman of the Motion Picture Association?")
     assert not answer.refused and "Charles Rivkin" in answer.text and "Iron Man" not in answer.text
+
+
+def test_a_document_that_never_names_the_asked_year_holds_no_answer_about_it(own_assistant):
+    """ "Which party won the most seats in the 2019 election?": a report that never names 2019 is
+    about another election, even where its sentence names no year at all; a report that names
+    2019 once, anywhere, may answer it from any sentence."""
+    july = "Spain Votes\n\nThe conservative party won the most seats in the July election but fell short of a majority."
+    older = "Spain Votes Again\n\nThe 2019 vote was the fourth in four years. The liberal party won the most seats in that election."
+    answerer = own_assistant.mode("extractive").answerer
+    passages = _passages("july.md", july) + _passages("older.md", older)
+    ranked = _ranked(answerer, "Which party won the most seats in the 2019 election?", passages)
+    by_text = {s.text: s.features["contradiction"] for s in ranked}
+    assert (
+        by_text["The conservative party won the most seats in the July election but fell short of a majority."] == 1.0
+    )
+    assert by_text["The liberal party won the most seats in that election."] == 0.0
+    assert ranked[0].text.startswith("The liberal party")
+    still = _ranked(answerer, "Which party won the most seats in the July election?", passages)
+    assert not any(s.features["contradiction"] for s in still)  # no year asked: nothing to meet

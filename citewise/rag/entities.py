@@ -344,6 +344,15 @@ def contradicts(info: QuestionInfo, sentence: str, context: str) -> bool:
     return False
 
 
+def names_asked_time(info: QuestionInfo, text: str) -> bool:
+    """True when ``text`` names every kind of time the question asks: one of its years, one of its
+    quarters (True when it asks none). A document that never names 2019 says nothing about 2019."""
+    for asked, pattern in ((info.years, _YEAR), (info.quarters, _QUARTER)):
+        if asked and not {m.group(1) if m.groups() else m.group(0) for m in pattern.finditer(text)} & asked:
+            return False
+    return True
+
+
 def has_answer_type(info: QuestionInfo, entities: Iterable[Entity]) -> bool | None:
     """Whether the sentence holds an entity of the wanted type not already in the question.
 

@@ -22,7 +22,7 @@ from citewise.index.store import ChunkRecord
 from citewise.rag.answerability import Answerability, packaged_model, with_rank
 from citewise.rag.cache import LRU, cached_vectors
 from citewise.rag.citations import Citation
-from citewise.rag.entities import Entity, QuestionInfo, analyse, entities_of
+from citewise.rag.entities import Entity, QuestionInfo, analyse, entities_of, names_asked_time
 from citewise.rag.features import (
     STOPWORDS,
     answers_kind,
@@ -352,6 +352,14 @@ class ExtractiveAnswerer:
         _margins(sentences)
         pairs = self._pairs(info, own_terms, sentences, ents, weights)
         everyone = sentences + pairs
+        if info.years or info.quarters:
+            # a year the question asks that the candidate's document never names: the document is
+            # about another time ("Which party won the 2019 election?" of a report on the July 2023 one)
+            chunks = {s.passage.chunk.doc_hash: s.passage.chunk for s in everyone}
+            silent = {h for h, chunk in chunks.items() if not names_asked_time(info, self.document(chunk).text)}
+            for s in everyone:
+                if s.passage.chunk.doc_hash in silent:
+                    s.features["contradiction"] = 1.0
         with_rank(
             [s.features for s in everyone], self.model, [(s.passage.chunk.doc_id, s.start, s.end) for s in everyone]
         )
