@@ -74,7 +74,8 @@ def test_a_partial_save_is_ignored_and_rebuilt(assistant, make_assistant):
 
 
 def test_rankings_match_llamaindex_bm25_retriever(assistant):
-    """The index scores as LlamaIndex's BM25Retriever over the same nodes (what citewise used before)."""
+    """The index scores as LlamaIndex's BM25Retriever over the same nodes (what citewise used before),
+    told to keep words of one character as citewise does."""
     from llama_index.core.schema import TextNode
     from llama_index.retrievers.bm25 import BM25Retriever
 
@@ -87,9 +88,38 @@ def test_rankings_match_llamaindex_bm25_retriever(assistant):
         )
         for c in chunks
     ]
-    theirs = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=len(nodes), language="english")
+    theirs = BM25Retriever.from_defaults(
+        nodes=nodes, similarity_top_k=len(nodes), language="english", token_pattern=keywords._TOKEN
+    )
     ours = keywords.BM25Index.build(chunks)
     for q in QUERIES[:-2]:
         expected = [(h.node.node_id, round(h.score or 0.0, 5)) for h in theirs.retrieve(q)]
         got = [(ours.chunk(i).id, round(s, 5)) for i, s in ours.search(q, len(nodes))]
         assert got == expected, q
+
+
+def test_a_word_of_one_character_finds_its_passage():
+    """A quoted command or key of one letter ("the "u" command") is a word the index keeps."""
+    from citewise.index.store import ChunkRecord
+
+    texts = ["The x command deletes a character.", "The u command undoes the last edit.", "Undo and redo."]
+    chunks = [
+        ChunkRecord(f"c{i}", "vim.txt", "h", t, 0, len(t), 0, None, "Vim", "vim.txt") for i, t in enumerate(texts)
+    ]
+    index = keywords.BM25Index.build(chunks)
+    assert index.chunk(index.search('What does the "u" command do?', 1)[0][0]).id == "c1"
+    assert index.chunk(index.search("what does x do", 1)[0][0]).id == "c0"
+
+
+def test_an_index_saved_in_an_older_format_is_not_loaded(tmp_path):
+    """An index saved before words of one character were tokens is rebuilt, not searched with the new tokens."""
+    import json
+
+    from citewise.index.store import ChunkRecord
+
+    chunk = ChunkRecord("c0", "vim.txt", "h", "The u command undoes.", 0, 21, 0, None, "Vim", "vim.txt")
+    keywords.BM25Index.build([chunk]).save(tmp_path, "r1")
+    assert keywords.BM25Index.load(tmp_path, "r1") is not None
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    (tmp_path / "meta.json").write_text(json.dumps({**meta, "format": 1}))
+    assert keywords.BM25Index.load(tmp_path, "r1") is None

@@ -32,7 +32,7 @@ from typing import Any
 
 from citewise.index.store import ChunkRecord
 
-FORMAT = 1
+FORMAT = 2  # 2: words of one character are tokens (an index of format 1 is rebuilt on load)
 # the text BM25 sees: LlamaIndex's embed-mode node text (metadata lines, a blank line, the chunk),
 # as the LlamaIndex BM25 retriever citewise used before, so rankings do not move
 _META_KEYS = ("doc_id", "title", "source", "page")
@@ -50,10 +50,15 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+# words of one character count too: a quoted command or key ("the "u" command", "press x") is
+# often the one word that finds its passage (bm25s keeps words of two characters or more)
+_TOKEN = r"(?u)\b\w+\b"
+
+
 def _tokenize(texts: list[str], stemmer: Any, stopwords: str | None = "english") -> Any:
     import bm25s
 
-    return bm25s.tokenize(texts, stopwords=stopwords, stemmer=stemmer, show_progress=False)
+    return bm25s.tokenize(texts, stopwords=stopwords, stemmer=stemmer, token_pattern=_TOKEN, show_progress=False)
 
 
 def _record(chunk: ChunkRecord) -> dict[str, Any]:
