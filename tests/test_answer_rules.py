@@ -15,9 +15,11 @@ from citewise.rag.entities import (
     entities_of,
     expected_labels,
     has_answer_type,
+    holds_definition,
     holds_reason,
     names_asked_time,
     plausible,
+    term_asked,
 )
 from citewise.rag.features import (
     candidate_features,
@@ -119,6 +121,44 @@ def test_a_text_names_the_asked_time_when_it_names_one_of_its_years_and_quarters
     assert names_asked_time(analyse("Who won the 2017 village chess open?"), "Lindqvist won in 2015 and 2017.")
     assert not names_asked_time(analyse("Who won the 2017 open?"), "The 20170 entries were counted.")
     assert names_asked_time(analyse("Who won the village chess open?"), "No years here.")  # none asked
+
+
+@pytest.mark.parametrize(
+    ("question", "term"),
+    [
+        ("What is a flume?", "flume"),
+        ("What are smart contracts?", "smart contracts"),
+        ('What does "schlep" mean?', "schlep"),
+        ("What is meant by sharding?", "sharding"),
+        ("What is a buffer in Vim?", "buffer"),  # "in" a name: the term as that text uses it
+        ('What is a "covered work" under the GPL?', "covered work"),
+        ("What is the capital of France?", ""),  # an attribute of a thing
+        ("What is a problem in chemistry?", ""),  # "in" a domain: asks for an instance
+        ("What is the hardest problem in C?", ""),
+        ("What is another name for the flume?", ""),
+        ("What is the flume used for?", ""),  # a purpose
+        ("What does CODA stand for?", ""),  # an expansion
+        ("What is it?", ""),
+        ("What is 5G?", ""),
+    ],
+)
+def test_a_question_asking_what_a_term_is_names_the_term(question, term):
+    assert term_asked(question) == term
+
+
+def test_a_definition_says_what_the_term_is():
+    assert holds_definition("flume", "A flume is a wooden channel that carries water to the wheel.")
+    assert holds_definition("smart contracts", "Smart contracts are programs stored on a ledger.")
+    assert holds_definition("buffer", "In the editor, a buffer is a file loaded into memory.")
+    assert holds_definition("application", 'An "Application" is any work that uses the Library.')
+    assert holds_definition("larger work", '"Larger Work"\n    means a work that combines Covered Software')
+    assert holds_definition("flume", 'The term "flume" refers to any open water channel.')
+    assert not holds_definition("flume", "The miller cleans the flume every spring.")  # a mention
+    assert not holds_definition("flume", "Flumes are used in mills.")  # a passive: what it is for
+    assert not holds_definition("flume", "A flume is not a pipe.")
+    assert not holds_definition("larger work", "If the Larger Work is a combination of two works, both apply.")
+    assert analyse("What is a flume?").defines == "flume"
+    assert analyse("What is the MPA?").defines == ""  # a name: described, not defined
 
 
 def test_another_quarter_contradicts_the_question():

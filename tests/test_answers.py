@@ -478,3 +478,18 @@ def test_a_document_that_never_names_the_asked_year_holds_no_answer_about_it(own
     assert ranked[0].text.startswith("The liberal party")
     still = _ranked(answerer, "Which party won the most seats in the July election?", passages)
     assert not any(s.features["contradiction"] for s in still)  # no year asked: nothing to meet
+
+
+def test_what_is_a_term_quotes_the_sentence_defining_it(own_assistant):
+    """ "What is a flume?" wants what a flume is: the sentence defining it is quoted, not the
+    sentences that only mention a flume (they lack the kind of answer asked for)."""
+    text = (
+        "Mill Notes\n\n"
+        "The old mill has a flume that the miller cleans every spring, and visitors often ask about the flume. "
+        "A flume is a wooden channel that carries water to the wheel. "
+        "Children like to watch the flume in summer."
+    )
+    answerer = own_assistant.mode("extractive").answerer
+    ranked = _ranked(answerer, "What is a flume?", _passages("mill.md", text))
+    assert [s.text for s in answerer.select(ranked)] == ["A flume is a wooden channel that carries water to the wheel."]
+    assert [s.features["type_yes"] for s in ranked] == [1.0, 0.0, 0.0]

@@ -177,6 +177,7 @@ class QuestionInfo:
     counted: str = ""
     expands: str = ""  # for "what does X stand for?", the acronym X
     reason: bool = False  # "why ...?": the answer gives a reason or a purpose
+    defines: str = ""  # for "what is a X?" / "what does X mean?", the term X (lower case)
 
     def is_new(self, entity_text: str) -> bool:
         """True when an entity is not already named in the question (so it can answer it)."""
@@ -236,6 +237,7 @@ def analyse(question: str, entities: Iterable[Entity] | None = None) -> Question
         counted=counted_noun(question),
         expands=acronym_asked(question),
         reason=reason_asked(question),
+        defines="" if _asks_who_or_what_a_name_is(question, names) else term_asked(question),
     )
 
 
@@ -270,6 +272,69 @@ def holds_reason(text: str) -> bool:
     """True when ``text`` gives a reason or a purpose ("because ...", "in order to ...", "The
     reason is that ...", "... required to avoid corruption")."""
     return bool(_REASON.search(text))
+
+
+# a question asking what a term is or means; the term: at most four words, no "of" (the term of
+# "What is the capital of France?" would be an attribute of a thing, not a thing to define)
+_TERM = r"(?:an?\s+|the\s+)?[\"“']?(?P<term>[\w-]+(?:\s+[\w-]+){0,3}?)[\"”']?"
+_SCOPE = r"(?P<scope>\s+(?:in|under|according to|for)\s+.+?)?"
+_DEFINITION_QUESTIONS = tuple(
+    re.compile(p, re.I)
+    for p in (
+        rf"^\W*what is meant by\s+{_TERM}\W*$",
+        rf"^\W*what(?:'s| is| are)\s+{_TERM}{_SCOPE}\W*$",
+        rf"^\W*what (?:does|do)\s+{_TERM}\s+mean{_SCOPE}\W*$",
+        rf"^\W*(?:define|definition of)\s+{_TERM}\W*$",
+    )
+)
+# "another name", "one example", "the main parts", "the hardest problem": a question asking for
+# one (or some) of a kind, not what a term means; and "not a ..."
+_INSTANCE = re.compile(
+    r"(?:another|other|one|some|any|example|common|typical|particular|important|main|key|major|not|"
+    r"two|three|four|five|first|second|third|last|next)\b|\w+est\s",
+    re.I,
+)
+# a pronoun, a number, "of" (an attribute of a thing), a preposition ("used for", "required to build")
+_NOT_A_TERM = re.compile(r"\b(?:of|to|for|by|with|it|this|that|they|there|he|she|you|we|i)\b|\d", re.I)
+
+
+def term_asked(question: str) -> str:
+    """For a question asking what a term is ("What is a Merkle tree?", "What does "schlep" mean?",
+    "What is an Application in the LGPL?"), the term, lower case; "" for any other question."""
+    question = question.replace("’", "'").strip()
+    if acronym_asked(question) or reason_asked(question):
+        return ""
+    for pattern in _DEFINITION_QUESTIONS:
+        m = pattern.match(question)
+        if not m or _NOT_A_TERM.search(m.group("term")) or _INSTANCE.match(m.group("term")):
+            continue
+        # "in/under/for" a name narrows the term to one text ("an Application in the LGPL", "a buffer
+        # in Vim"); after a plain noun phrase, a domain asks for an instance ("a problem in chemistry")
+        scope = m.groupdict().get("scope")
+        if scope and not re.match(r"\s+(?:in|under|according to|for)\s+(?:the\s+)?[A-Z\"“']", scope):
+            continue
+        return m.group("term").lower()
+    return ""
+
+
+def holds_definition(term: str, text: str) -> bool:
+    """True when ``text`` says what ``term`` is: it opens with the term as subject of "is", "are",
+    "means", "refers to" ... ("A Merkle tree is a tree in which ...", after a short opening phrase:
+    "In Vim, a buffer is a file loaded into memory"), or defines it in quotes ('"Application" means
+    ...', 'An "Application" is any work ...'). Not a condition: "If the Larger Work is a
+    combination of ..." says what follows when it is one."""
+    words = r"\s+".join(re.escape(w) for w in term.split())
+    t = rf"[\"“']?{words}(?:e?s)?[\"”']?"
+    # "is" / "are" before what the term is ("a tree", "programs", "5 seconds"), not a passive ("are
+    # used in", "is based on") nor a denial
+    copula = r"(?:is|are|was|were)\s+(?!not\b|\w+ed\b)"
+    verb = rf"(?:{copula}|(?:means|mean|refers? to|shall mean|(?:is|are) defined as|denotes|stands for)\b)"
+    return bool(
+        re.match(
+            rf"^\W*(?:[^,.;:]{{1,40}},\s*)?(?:(?:an?|the|each|every)\s+)?{t}\s*(?:\([^)]*\)\s*)?,?\s*{verb}", text, re.I
+        )
+        or re.search(rf"[\"“]{words}[\"”]\s*(?:\([^)]*\)\s*)?(?:{verb})", text, re.I)
+    )
 
 
 _ACRONYM = r"([A-Z][A-Za-z0-9&.-]{1,11})"

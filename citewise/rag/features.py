@@ -17,6 +17,7 @@ from citewise.rag.entities import (
     QuestionInfo,
     contradicts,
     has_answer_type,
+    holds_definition,
     holds_expansion,
     holds_reason,
 )
@@ -320,11 +321,14 @@ def near_cover(
 
 def answers_kind(info: QuestionInfo, text: str, entities: Iterable[Entity]) -> bool | None:
     """Whether ``text`` holds the kind of answer the question asks for: an acronym's expansion,
-    a reason for "why", an entity of the wanted type; None when it asks for no particular kind."""
+    a reason for "why", a definition for "what is a X?", an entity of the wanted type; None when
+    it asks for no particular kind."""
     if info.expands:
         return holds_expansion(info.expands, text)
     if info.reason:
         return holds_reason(text)
+    if info.defines and not info.wants:
+        return holds_definition(info.defines, text)
     return has_answer_type(info, entities)
 
 
