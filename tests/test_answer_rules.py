@@ -130,6 +130,8 @@ def test_a_text_names_the_asked_time_when_it_names_one_of_its_years_and_quarters
         ("What are smart contracts?", "smart contracts"),
         ('What does "schlep" mean?', "schlep"),
         ("What is meant by sharding?", "sharding"),
+        ("How does the author define wealth?", "wealth"),
+        ("How is a flume defined in the Mill Notes?", "flume"),
         ("What is a buffer in Vim?", "buffer"),  # "in" a name: the term as that text uses it
         ('What is a "covered work" under the GPL?', "covered work"),
         ("What is the capital of France?", ""),  # an attribute of a thing
@@ -139,6 +141,7 @@ def test_a_text_names_the_asked_time_when_it_names_one_of_its_years_and_quarters
         ("What is the flume used for?", ""),  # a purpose
         ("What does CODA stand for?", ""),  # an expansion
         ("What is it?", ""),
+        ("How are flumes generally not defined?", ""),
         ("What is 5G?", ""),
     ],
 )

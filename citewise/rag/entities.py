@@ -285,6 +285,8 @@ _DEFINITION_QUESTIONS = tuple(
         rf"^\W*what(?:'s| is| are)\s+{_TERM}{_SCOPE}\W*$",
         rf"^\W*what (?:does|do)\s+{_TERM}\s+mean{_SCOPE}\W*$",
         rf"^\W*(?:define|definition of)\s+{_TERM}\W*$",
+        rf"^\W*how (?:is|are)\s+{_TERM}\s+defined{_SCOPE}\W*$",  # "How is wealth defined in the essay?"
+        rf"^\W*how (?:does|do|did)\s+[\w' -]{{1,40}}?\s+define\s+{_TERM}\W*$",  # "How does the author define wealth?"
     )
 )
 # "another name", "one example", "the main parts", "the hardest problem": a question asking for
@@ -295,7 +297,10 @@ _INSTANCE = re.compile(
     re.I,
 )
 # a pronoun, a number, "of" (an attribute of a thing), a preposition ("used for", "required to build")
-_NOT_A_TERM = re.compile(r"\b(?:of|to|for|by|with|it|this|that|they|there|he|she|you|we|i)\b|\d", re.I)
+_NOT_A_TERM = re.compile(
+    r"\b(?:of|to|for|by|with|it|this|that|they|there|he|she|you|we|i|not|never|also|usually|generally|often)\b|\d",
+    re.I,
+)
 
 
 def term_asked(question: str) -> str:
