@@ -164,6 +164,16 @@ def test_a_definition_says_what_the_term_is():
     assert analyse("What is the MPA?").defines == ""  # a name: described, not defined
 
 
+def test_another_number_of_a_numbered_kind_contradicts_the_question():
+    info = analyse("When was version 4 of the Harbour Charter released?")
+    assert contradicts(info, "Version 3 of the Harbour Charter was released in 1999.", "")
+    assert not contradicts(info, "Version 4 of the Harbour Charter was released in 2004.", "")
+    assert not contradicts(info, "Version 4.1 added a clause on ferries.", "")  # a release of version 4
+    assert not contradicts(info, "Version 3 was replaced.", "Version 4 came out in 2004.")  # met nearby
+    assert not contradicts(info, "The charter was released in 2004.", "")  # names no version
+    assert contradicts(analyse("What does section 12 cover?"), "Section 11 covers the ferry fares.", "")
+
+
 def test_another_quarter_contradicts_the_question():
     info = analyse("What were the bakery's sales in Q3?")
     assert contradicts(info, "Sales rose by 4% in Q1.", "Sales rose by 4% in Q1.")

@@ -401,7 +401,8 @@ def _asks_who_or_what_a_name_is(question: str, names: list[str]) -> bool:
 
 
 def contradicts(info: QuestionInfo, sentence: str, context: str) -> bool:
-    """True when ``sentence`` names another year (or quarter) than the question, and its context not the question's.
+    """True when ``sentence`` names another year (or quarter, or another number of a numbered kind:
+    "version 3" for "version 4") than the question, and its context not the question's.
 
     "Who won the 2021 Tour?" is not answered by a sentence about the 2019 Tour.
     """
@@ -411,7 +412,21 @@ def contradicts(info: QuestionInfo, sentence: str, context: str) -> bool:
         found = {m.group(1) if m.groups() else m.group(0) for m in pattern.finditer(sentence)}
         if found and not (found & asked) and not any(a in context for a in asked):
             return True
+    # another one of a numbered kind: "version 3" for a question about version 4
+    for m in _NUMBERED.finditer(info.text):
+        noun, number = m.group(1).lower(), m.group(0).split()[-1].rstrip(".")
+        other = re.compile(rf"\b{noun}s?\s+(\d[\d.]*\d|\d)\b", re.I)
+        found = {f.group(1) for f in other.finditer(sentence)}
+        met = any(_same_number(number, f) for f in found | {f.group(1) for f in other.finditer(context)})
+        if found and not met:
+            return True
     return False
+
+
+def _same_number(a: str, b: str) -> bool:
+    """ "3" and "3.0", or "3" and "3.8" (a release of version 3), are the same version; "3" and "4" are not."""
+    a, b = a.removesuffix(".0"), b.removesuffix(".0")
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
 
 def names_asked_time(info: QuestionInfo, text: str) -> bool:
