@@ -461,15 +461,20 @@ def test_the_chairman_of_the_mpa_is_named(corpus_assistant):
     assert not answer.refused and "Charles Rivkin" in answer.text and "Iron Man" not in answer.text
 
 
-def test_a_document_that_never_names_the_asked_year_holds_no_answer_about_it(own_assistant):
+def test_a_document_that_never_names_the_asked_year_holds_no_answer_about_it(own_assistant, monkeypatch):
     """ "Which party won the most seats in the 2019 election?": a report that never names 2019 is
     about another election, even where its sentence names no year at all; a report that names
-    2019 once, anywhere, may answer it from any sentence."""
+    2019 once, anywhere, may answer it from any sentence. Judged only on a whole document: a
+    chunk alone may not name the year its document names elsewhere."""
     july = "Spain Votes\n\nThe conservative party won the most seats in the July election but fell short of a majority."
     older = "Spain Votes Again\n\nThe 2019 vote was the fourth in four years. The liberal party won the most seats in that election."
     answerer = own_assistant.mode("extractive").answerer
     passages = _passages("july.md", july) + _passages("older.md", older)
-    ranked = _ranked(answerer, "Which party won the most seats in the 2019 election?", passages)
+    question = "Which party won the most seats in the 2019 election?"
+    unknown = {s.text: s.features["contradiction"] for s in _ranked(answerer, question, passages)}
+    assert not any(unknown.values())  # the documents' whole texts unknown: not judged
+    monkeypatch.setattr(answerer, "document_text", {"july.md": july, "older.md": older}.get)
+    ranked = _ranked(answerer, question, passages)
     by_text = {s.text: s.features["contradiction"] for s in ranked}
     assert (
         by_text["The conservative party won the most seats in the July election but fell short of a majority."] == 1.0

@@ -278,16 +278,19 @@ def holds_reason(text: str) -> bool:
 # "What is the capital of France?" would be an attribute of a thing, not a thing to define)
 _TERM = r"(?:an?\s+|the\s+)?[\"“']?(?P<term>[\w-]+(?:\s+[\w-]+){0,3}?)[\"”']?"
 _SCOPE = r"(?P<scope>\s+(?:in|under|according to|for)\s+.+?)?"
-_DEFINITION_QUESTIONS = tuple(
-    re.compile(p, re.I)
-    for p in (
-        rf"^\W*what is meant by\s+{_TERM}\W*$",
-        rf"^\W*what(?:'s| is| are)\s+{_TERM}{_SCOPE}\W*$",
-        rf"^\W*what (?:does|do)\s+{_TERM}\s+mean{_SCOPE}\W*$",
-        rf"^\W*(?:define|definition of)\s+{_TERM}\W*$",
-        rf"^\W*how (?:is|are)\s+{_TERM}\s+defined{_SCOPE}\W*$",  # "How is wealth defined in the essay?"
-        rf"^\W*how (?:does|do|did)\s+[\w' -]{{1,40}}?\s+define\s+{_TERM}\W*$",  # "How does the author define wealth?"
-    )
+
+
+def _patterns(*patterns: str) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p, re.I) for p in patterns)
+
+
+_DEFINITION_QUESTIONS = _patterns(
+    rf"^\W*what is meant by\s+{_TERM}\W*$",
+    rf"^\W*what(?:'s| is| are)\s+{_TERM}{_SCOPE}\W*$",
+    rf"^\W*what (?:does|do)\s+{_TERM}\s+mean{_SCOPE}\W*$",
+    rf"^\W*(?:define|definition of)\s+{_TERM}\W*$",
+    rf"^\W*how (?:is|are)\s+{_TERM}\s+defined{_SCOPE}\W*$",  # "How is wealth defined in the essay?"
+    rf"^\W*how (?:does|do|did)\s+[\w' -]{{1,40}}?\s+define\s+{_TERM}\W*$",  # "How does the author define wealth?"
 )
 # "another name", "one example", "the main parts", "the hardest problem": a question asking for
 # one (or some) of a kind, not what a term means; and "not a ..."
@@ -343,14 +346,11 @@ def holds_definition(term: str, text: str) -> bool:
 
 
 _ACRONYM = r"([A-Z][A-Za-z0-9&.-]{1,11})"
-_EXPANSION_QUESTIONS = tuple(
-    re.compile(p, re.I)
-    for p in (
-        rf"\bwhat (?:does|do|did) (?:the (?:acronym|abbreviation|initials?|letters?) )?{_ACRONYM}\W* (?:stand|stands) for\b",
-        rf"\bwhat (?:is|was|'s) {_ACRONYM}\W* (?:short|an abbreviation|an acronym) for\b",
-        rf"\bwhat (?:is|was|'s) the (?:full|long|complete|official) (?:name|form) of (?:the )?{_ACRONYM}\W*(?:\?|$)",
-        rf"\bwhat (?:does|do|did) the (?:acronym|abbreviation|initials?|letters?) {_ACRONYM}\W* mean\b",
-    )
+_EXPANSION_QUESTIONS = _patterns(
+    rf"\bwhat (?:does|do|did) (?:the (?:acronym|abbreviation|initials?|letters?) )?{_ACRONYM}\W* (?:stand|stands) for\b",
+    rf"\bwhat (?:is|was|'s) {_ACRONYM}\W* (?:short|an abbreviation|an acronym) for\b",
+    rf"\bwhat (?:is|was|'s) the (?:full|long|complete|official) (?:name|form) of (?:the )?{_ACRONYM}\W*(?:\?|$)",
+    rf"\bwhat (?:does|do|did) the (?:acronym|abbreviation|initials?|letters?) {_ACRONYM}\W* mean\b",
 )
 # small words an expansion may hold between its capitalised ones ("Bank of America"); they have no initial
 _JOINERS = ("of", "and", "for", "the", "on", "in", "de", "du", "&")

@@ -89,6 +89,7 @@ class _Doc:
     text: str
     offset: int
     spans: list[tuple[int, int]]
+    whole: bool = True  # the document's whole text (False: one chunk's, the document unknown)
 
     def slice(self, start: int, end: int) -> str:
         return self.text[start - self.offset : end - self.offset]
@@ -161,7 +162,7 @@ class ExtractiveAnswerer:
         text = self.document_text(chunk.doc_id) if self.document_text else None
         if text is None or text[chunk.start : chunk.end] != chunk.text:
             # unknown, or a newer version than the chunk: stay inside the chunk
-            return _Doc(chunk.text, chunk.start, sentence_spans(chunk.text, offset=chunk.start))
+            return _Doc(chunk.text, chunk.start, sentence_spans(chunk.text, offset=chunk.start), whole=False)
         doc = _Doc(text, 0, sentence_spans(text))
         self._documents.put(key, doc)
         return doc
@@ -354,9 +355,10 @@ class ExtractiveAnswerer:
         everyone = sentences + pairs
         if info.years or info.quarters:
             # a year the question asks that the candidate's document never names: the document is
-            # about another time ("Which party won the 2019 election?" of a report on the July 2023 one)
-            chunks = {s.passage.chunk.doc_hash: s.passage.chunk for s in everyone}
-            silent = {h for h, chunk in chunks.items() if not names_asked_time(info, self.document(chunk).text)}
+            # about another time ("Which party won the 2019 election?" of a report on the July 2023 one).
+            # Only where the whole document is known: one chunk of it may not name the year
+            docs = {s.passage.chunk.doc_hash: self.document(s.passage.chunk) for s in everyone}
+            silent = {h for h, doc in docs.items() if doc.whole and not names_asked_time(info, doc.text)}
             for s in everyone:
                 if s.passage.chunk.doc_hash in silent:
                     s.features["contradiction"] = 1.0
@@ -489,7 +491,7 @@ class ExtractiveAnswerer:
         passage, passage_start = chunk.text, chunk.start
         if s.start < chunk.start or s.end > chunk.end:
             doc = self.document(chunk)
-            if doc.offset == 0:
+            if doc.whole:
                 passage_start = min(chunk.start, s.start)
                 passage = doc.slice(passage_start, max(chunk.end, s.end))
         return citation_for(s, n, s.score, passage, passage_start)
