@@ -209,27 +209,19 @@ def removed(article: str, folder: Path, cases: list[Case]) -> list[Case]:
     return out
 
 
-PROBES = ROOT / "scripts" / "probes"
-
-
 def probe_cases(probe: str) -> tuple[Path, list[Case]]:
     """A probe of scripts/probe.py (questions we wrote on files installed packages carry): its
     documents written out, its questions as cases (A: the answer must hold the probe's text; R: refuse)."""
-    import csv
-
     sys.path.insert(0, str(ROOT / "scripts"))
-    from probe import SOURCES
+    from probe import questions, write_documents
 
     folder = WORK / "docs" / f"probe-{probe}"
     folder.mkdir(parents=True, exist_ok=True)
-    for filename, read in SOURCES[probe].items():
-        (folder / filename).write_text(read(), encoding="utf-8")
-    cases = []
-    with (PROBES / f"{probe}.tsv").open(encoding="utf-8") as f:
-        for n, (kind, question, needle) in enumerate(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)):
-            answers = [needle] if kind == "A" else []
-            cases.append(Case(f"{probe}-{n:02d}", question, answers=answers, refuse=kind == "R"))
-    return folder, cases
+    write_documents(probe, folder)
+    return folder, [
+        Case(f"{probe}-{n:02d}", question, answers=[needle] if kind == "A" else [], refuse=kind == "R")
+        for n, (kind, question, needle) in enumerate(questions(probe))
+    ]
 
 
 def load_set(name: str) -> tuple[Path, list[Case], str]:
@@ -336,16 +328,8 @@ def _ranked(model: Any, cands: list[dict[str, Any]]) -> list[dict[str, Any]]:
     kept = [c for c in cands if c["features"]]
     spans = [tuple(c["span"]) for c in kept] if all("span" in c for c in kept) else None
     with_rank([c["features"] for c in kept], model, spans)
-    # equal ranks are ordered as ExtractiveAnswerer.score orders them
-    return sorted(
-        kept,
-        key=lambda c: (
-            c["features"]["rank_p"],
-            c["features"].get("beside", 0.0),
-            model.answer.probability(c["features"]),
-        ),
-        reverse=True,
-    )
+    # as ExtractiveAnswerer.score orders them (order_key is imported with HEAD below)
+    return sorted(kept, key=lambda c: order_key(c["features"], model.answer.probability(c["features"])), reverse=True)
 
 
 def simulate(model: Any, rows: list[dict[str, Any]], threshold: float, window: float) -> float:
@@ -430,7 +414,7 @@ def _pairwise(features: tuple[str, ...], tune: dict[str, Any], per_set: dict[str
 
 
 from citewise.rag.answerability import ANSWER_FEATURES, RANK_FEATURES, Answerability  # noqa: E402
-from citewise.rag.extractive import HEAD  # noqa: E402
+from citewise.rag.extractive import HEAD, order_key  # noqa: E402
 
 CORE_RANK = ("dense", "lexical", "own", "type_yes", "type_no", "name_cover", "contradiction", "pair")
 # "margin" is the former hand-weighted similarity (0.65 dense + 0.35 shared words) less the best other's

@@ -77,6 +77,20 @@ SOURCES: dict[str, dict[str, Callable[[], str]]] = {
 }
 
 
+def write_documents(name: str, folder: Path) -> None:
+    """Write probe ``name``'s documents into ``folder``."""
+    for filename, read in SOURCES[name].items():
+        (folder / filename).write_text(read(), encoding="utf-8")
+
+
+def questions(name: str) -> list[tuple[str, str, str]]:
+    """Probe ``name``'s rows: (kind, question, needle); kind A (the answer holds the needle) or R (refuse)."""
+    with (HERE / f"{name}.tsv").open(encoding="utf-8") as f:
+        return [
+            (kind, question, needle) for kind, question, needle in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        ]
+
+
 def main() -> int:
     name = sys.argv[1] if len(sys.argv) > 1 else "readmes"
     if name not in SOURCES:
@@ -86,19 +100,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         docs = Path(tmp) / "docs"
         docs.mkdir()
-        for filename, read in SOURCES[name].items():
-            (docs / filename).write_text(read())
+        write_documents(name, docs)
         assistant = Assistant.from_settings(data_dir=Path(tmp) / "index", chroma_url="", collection=f"probe_{name}")
         assistant.ingest([docs])
         right = total = 0
-        with (HERE / f"{name}.tsv").open() as f:
-            for kind, question, needle in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-                answer = assistant.ask(question, mode="extractive")
-                ok = answer.refused if kind == "R" else (not answer.refused and needle.lower() in answer.text.lower())
-                right += ok
-                total += 1
-                print(f"{'ok' if ok else 'XX'} {kind} confidence={answer.confidence or 0:.2f} {question}")
-                print("      " + " ".join(answer.text.split())[:240])
+        for kind, question, needle in questions(name):
+            answer = assistant.ask(question, mode="extractive")
+            ok = answer.refused if kind == "R" else (not answer.refused and needle.lower() in answer.text.lower())
+            right += ok
+            total += 1
+            print(f"{'ok' if ok else 'XX'} {kind} confidence={answer.confidence or 0:.2f} {question}")
+            print("      " + " ".join(answer.text.split())[:240])
         shutil.rmtree(docs)
     print(f"{right} of {total} right")
     return 0

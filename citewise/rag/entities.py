@@ -277,7 +277,8 @@ def holds_reason(text: str) -> bool:
 # a question asking what a term is or means; the term: at most four words, no "of" (the term of
 # "What is the capital of France?" would be an attribute of a thing, not a thing to define)
 _TERM = r"(?:an?\s+|the\s+)?[\"“']?(?P<term>[\w-]+(?:\s+[\w-]+){0,3}?)[\"”']?"
-_SCOPE = r"(?P<scope>\s+(?:in|under|according to|for)\s+.+?)?"
+_SCOPE_WORDS = r"(?:in|under|according to|for)"
+_SCOPE = rf"(?P<scope>\s+{_SCOPE_WORDS}\s+.+?)?"
 
 
 def _patterns(*patterns: str) -> tuple[re.Pattern[str], ...]:
@@ -319,7 +320,7 @@ def term_asked(question: str) -> str:
         # "in/under/for" a name narrows the term to one text ("an Application in the LGPL", "a buffer
         # in Vim"); after a plain noun phrase, a domain asks for an instance ("a problem in chemistry")
         scope = m.groupdict().get("scope")
-        if scope and not re.match(r"\s+(?:in|under|according to|for)\s+(?:the\s+)?[A-Z\"“']", scope):
+        if scope and not re.match(rf"\s+{_SCOPE_WORDS}\s+(?:the\s+)?[A-Z\"“']", scope):
             continue
         return m.group("term").lower()
     return ""
@@ -409,7 +410,7 @@ def contradicts(info: QuestionInfo, sentence: str, context: str) -> bool:
     for asked, pattern in ((info.years, _YEAR), (info.quarters, _QUARTER)):
         if not asked:
             continue
-        found = {m.group(1) if m.groups() else m.group(0) for m in pattern.finditer(sentence)}
+        found = _times(pattern, sentence)
         if found and not (found & asked) and not any(a in context for a in asked):
             return True
     # another one of a numbered kind: "version 3" for a question about version 4
@@ -417,10 +418,14 @@ def contradicts(info: QuestionInfo, sentence: str, context: str) -> bool:
         noun, number = m.group(1).lower(), m.group(0).split()[-1].rstrip(".")
         other = re.compile(rf"\b{noun}s?\s+(\d[\d.]*\d|\d)\b", re.I)
         found = {f.group(1) for f in other.finditer(sentence)}
-        met = any(_same_number(number, f) for f in found | {f.group(1) for f in other.finditer(context)})
-        if found and not met:
+        if found and not any(_same_number(number, f) for f in found | {f.group(1) for f in other.finditer(context)}):
             return True
     return False
+
+
+def _times(pattern: re.Pattern[str], text: str) -> set[str]:
+    """The years (``_YEAR``, without a decade's "s") or quarters (``_QUARTER``) ``text`` names."""
+    return {m.group(1) if m.groups() else m.group(0) for m in pattern.finditer(text)}
 
 
 def _same_number(a: str, b: str) -> bool:
@@ -433,7 +438,7 @@ def names_asked_time(info: QuestionInfo, text: str) -> bool:
     """True when ``text`` names every kind of time the question asks: one of its years, one of its
     quarters (True when it asks none). A document that never names 2019 says nothing about 2019."""
     for asked, pattern in ((info.years, _YEAR), (info.quarters, _QUARTER)):
-        if asked and not {m.group(1) if m.groups() else m.group(0) for m in pattern.finditer(text)} & asked:
+        if asked and not _times(pattern, text) & asked:
             return False
     return True
 

@@ -368,10 +368,7 @@ class ExtractiveAnswerer:
         for s in everyone:
             s.rank = s.features["rank_p"]
             s.score = self.model.answer.probability(s.features)
-        # equal ranks (a sentence paired with either neighbour) go to the pair whose neighbour holds
-        # the answer beside the question's words ("said MPA Chairman and CEO Charles Rivkin", not
-        # "Marvel characters like Iron Man"), then to the more answerable
-        return sorted(everyone, key=lambda s: (s.rank, s.features.get("beside", 0.0), s.score), reverse=True)
+        return sorted(everyone, key=lambda s: order_key(s.features, s.score), reverse=True)
 
     def _dense_parts(self, sentences: list[ScoredSentence], qvec: list[float], own_vec: list[float]) -> None:
         """'dense_part': the best similarity of the question to the sentence or to a run of its words
@@ -499,6 +496,14 @@ class ExtractiveAnswerer:
 
 CODE_BLOCK = 400  # longest code block (characters) quoted with the sentence introducing it
 HEAD = 1  # best-ranked candidates the answerability model chooses the lead among
+
+
+def order_key(features: dict[str, float], score: float) -> tuple[float, float, float]:
+    """How candidates are ranked, best last: by the ranking model; equal ranks (a sentence paired
+    with either neighbour) go to the pair whose neighbour holds the answer beside the question's
+    words ("said MPA Chairman and CEO Charles Rivkin", not "Marvel characters like Iron Man"),
+    then to the more answerable (``score``)."""
+    return features["rank_p"], features.get("beside", 0.0), score
 
 
 def lead(ranked: list[ScoredSentence]) -> ScoredSentence | None:
